@@ -1,0 +1,184 @@
+//! The command line: argument parsing, opening a data directory, and error reporting.
+//!
+//! Every command takes `--data DIR` (default `./ledgraph-data`, or `LEDGRAPH_DATA`). Errors are
+//! printed as one line starting with `error:`; the exit code is 1 for bad input or I/O, 2 for
+//! usage errors (clap), and 3 when verification finds damage or tampering.
+
+mod log_cmd;
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use crate::event::hlc::SystemClock;
+use crate::keys::{self, OsRandom};
+use crate::log::{Log, LogConfig, LogError, LogReader};
+
+/// Exit code when verification fails (damage or tampering found).
+pub const EXIT_VERIFY_FAILED: u8 = 3;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "ledgraph",
+    version,
+    about = "An event-sourced, verifiable knowledge graph"
+)]
+pub struct Cli {
+    /// Data directory (node key, log, projections).
+    #[arg(
+        long,
+        global = true,
+        env = "LEDGRAPH_DATA",
+        default_value = "./ledgraph-data"
+    )]
+    pub data: PathBuf,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Create the node's signing key (node.key) and its verifier key (node.vkey).
+    Keygen {
+        /// Key name, which is also the log's checkpoint origin (default: ledgraph.local/<key hash>).
+        #[arg(long)]
+        name: Option<String>,
+        /// Replace an existing key (the old log's checkpoints will no longer verify).
+        #[arg(long)]
+        force: bool,
+    },
+    /// The signed event log.
+    #[command(subcommand)]
+    Log(log_cmd::LogCommand),
+    /// Append the demo ontologies to a fresh log, verify it, and prove an event's inclusion.
+    Demo,
+}
+
+/// Runs the CLI and maps errors to exit codes.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {}", one_line(&e));
+            let verify_failed = e
+                .downcast_ref::<LogError>()
+                .is_some_and(LogError::is_corruption);
+            ExitCode::from(if verify_failed { EXIT_VERIFY_FAILED } else { 1 })
+        }
+    }
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("LEDGRAPH_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// The error and its causes on one line.
+fn one_line(e: &anyhow::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+    }
+    parts.join(": ").replace('\n', " ")
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Keygen { name, force } => keygen(&cli.data, name.as_deref(), force),
+        Command::Log(cmd) => log_cmd::run(&cli.data, cmd),
+        Command::Demo => log_cmd::demo(&cli.data),
+    }
+}
+
+fn keygen(data: &Path, name: Option<&str>, force: bool) -> anyhow::Result<()> {
+    std::fs::create_dir_all(data).with_context(|| format!("creating {}", data.display()))?;
+    let key = keys::create_key_files(data, name, &mut OsRandom, force)?;
+    println!("{}", key.verifier().to_vkey());
+    eprintln!(
+        "wrote {} and {}",
+        data.join(keys::SKEY_FILE).display(),
+        data.join(keys::VKEY_FILE).display()
+    );
+    Ok(())
+}
+
+/// Opens the data directory's log for writing, creating the key on first use.
+pub fn open_log(data: &Path) -> anyhow::Result<Log> {
+    std::fs::create_dir_all(data).with_context(|| format!("creating {}", data.display()))?;
+    let (key, created) = keys::load_or_create_key(data, &mut OsRandom)?;
+    if created {
+        eprintln!("created node key {}", data.join(keys::SKEY_FILE).display());
+    }
+    let (log, report) = Log::open(data, key, LogConfig::default(), Arc::new(SystemClock))?;
+    if report.truncated_bytes > 0 {
+        eprintln!(
+            "recovered: dropped a torn, unacknowledged transaction ({} bytes, {} complete events)",
+            report.truncated_bytes, report.truncated_events
+        );
+    }
+    Ok(log)
+}
+
+/// A log opened for reading: as its writer when nobody else is, read-only otherwise.
+pub enum Opened {
+    Writer(Log),
+    Reader(Box<LogReader>),
+}
+
+impl std::ops::Deref for Opened {
+    type Target = LogReader;
+    fn deref(&self) -> &LogReader {
+        match self {
+            Opened::Writer(log) => log,
+            Opened::Reader(reader) => reader,
+        }
+    }
+}
+
+/// Opens for reading; falls back to a read-only view when a server holds the log.
+pub fn open_for_reading(data: &Path) -> anyhow::Result<Opened> {
+    if !data.join(keys::VKEY_FILE).exists() {
+        anyhow::bail!(
+            "{} has no log (no {} found)",
+            data.display(),
+            keys::VKEY_FILE
+        );
+    }
+    match open_log(data) {
+        Ok(log) => Ok(Opened::Writer(log)),
+        Err(e) if matches!(e.downcast_ref::<LogError>(), Some(LogError::Locked { .. })) => {
+            let verifier = keys::load_verifier(data)?;
+            Ok(Opened::Reader(Box::new(LogReader::open_read_only(
+                data, verifier,
+            )?)))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// A progress bar on stderr when it is a terminal; hidden otherwise.
+pub fn progress_bar(total: u64, what: &str) -> indicatif::ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(total);
+    let style =
+        indicatif::ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} ({per_sec}, {eta})")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+    bar.set_style(style.progress_chars("=> "));
+    bar.set_message(what.to_owned());
+    bar
+}

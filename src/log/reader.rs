@@ -1,0 +1,265 @@
+//! Reading the log: events by sequence number, roots, inclusion and consistency proofs.
+//!
+//! A [`LogReader`] only ever shows what a signed checkpoint covers: the writer publishes a new
+//! size after the group's fsync and checkpoint; a read-only reader (another process) uses the
+//! last stored checkpoint. Reads check the record's checksums *and* that the bytes hash to
+//! the leaf stored in the tree, so a damaged index or segment is reported, not served.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+
+use serde::Serialize;
+
+use super::checkpoint::SignedCheckpoint;
+use super::derived::DerivedFiles;
+use super::merkle::{self, Hash, NodeSource};
+use super::record::{KIND_EVENT, read_record_at};
+use super::segment::segment_path;
+use super::{LogError, checkpoint_store, log_dir};
+use crate::event::{Event, decode_event};
+use crate::keys::Verifier;
+
+/// An inclusion proof as served to clients (RFC 9162 order).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InclusionProof {
+    pub index: u64,
+    pub size: u64,
+    #[serde(with = "b64")]
+    pub leaf_hash: Hash,
+    #[serde(with = "b64_list")]
+    pub hashes: Vec<Hash>,
+    #[serde(with = "b64")]
+    pub root: Hash,
+}
+
+/// A consistency proof between two tree sizes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ConsistencyProof {
+    pub from: u64,
+    pub to: u64,
+    #[serde(with = "b64_list")]
+    pub hashes: Vec<Hash>,
+    #[serde(with = "b64")]
+    pub from_root: Hash,
+    #[serde(with = "b64")]
+    pub to_root: Hash,
+}
+
+pub(crate) mod b64 {
+    use base64::Engine;
+    pub fn serialize<S: serde::Serializer>(h: &[u8; 32], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&base64::engine::general_purpose::STANDARD.encode(h))
+    }
+}
+
+pub(crate) mod b64_list {
+    use base64::Engine;
+    use serde::ser::SerializeSeq;
+    pub fn serialize<S: serde::Serializer>(hs: &[[u8; 32]], s: S) -> Result<S::Ok, S::Error> {
+        let mut seq = s.serialize_seq(Some(hs.len()))?;
+        for h in hs {
+            seq.serialize_element(&base64::engine::general_purpose::STANDARD.encode(h))?;
+        }
+        seq.end()
+    }
+}
+
+/// Read access to one log, shared by the writer's threads and any number of readers.
+#[derive(Debug)]
+pub struct LogReader {
+    log_dir: PathBuf,
+    derived: DerivedFiles,
+    segments: RwLock<HashMap<u64, Arc<File>>>,
+    size: AtomicU64,
+    checkpoint: RwLock<Arc<SignedCheckpoint>>,
+    verifier: Verifier,
+}
+
+impl LogReader {
+    pub(crate) fn new(
+        log_dir: PathBuf,
+        derived: DerivedFiles,
+        checkpoint: SignedCheckpoint,
+        verifier: Verifier,
+    ) -> Self {
+        LogReader {
+            log_dir,
+            derived,
+            segments: RwLock::new(HashMap::new()),
+            size: AtomicU64::new(checkpoint.checkpoint.size),
+            checkpoint: RwLock::new(Arc::new(checkpoint)),
+            verifier,
+        }
+    }
+
+    /// Opens a log without writing to it (another process may be appending): it shows the
+    /// events covered by the last stored checkpoint.
+    pub fn open_read_only(data_dir: &Path, verifier: Verifier) -> Result<Self, LogError> {
+        let dir = log_dir(data_dir);
+        let loaded = checkpoint_store::load(&dir, &verifier)?;
+        let Some(latest) = loaded.checkpoints.last().cloned() else {
+            return Err(LogError::Verification(format!(
+                "{} holds no signed checkpoint yet",
+                dir.display()
+            )));
+        };
+        let derived = DerivedFiles::open(&dir, false)?;
+        let reader = LogReader::new(dir, derived, latest.clone(), verifier);
+        if reader.root_at(latest.checkpoint.size)? != latest.checkpoint.root {
+            return Err(LogError::corruption(
+                reader.derived.tree_path(),
+                0,
+                "tree does not match the stored checkpoint",
+            ));
+        }
+        Ok(reader)
+    }
+
+    pub fn log_dir(&self) -> &Path {
+        &self.log_dir
+    }
+
+    /// Number of events readable (= size of the latest checkpoint).
+    pub fn size(&self) -> u64 {
+        self.size.load(Ordering::Acquire)
+    }
+
+    /// The latest signed checkpoint.
+    pub fn checkpoint(&self) -> Arc<SignedCheckpoint> {
+        match self.checkpoint.read() {
+            Ok(g) => g.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    pub fn verifier(&self) -> &Verifier {
+        &self.verifier
+    }
+
+    pub(crate) fn derived(&self) -> &DerivedFiles {
+        &self.derived
+    }
+
+    pub(crate) fn publish(&self, checkpoint: Arc<SignedCheckpoint>) {
+        let size = checkpoint.checkpoint.size;
+        match self.checkpoint.write() {
+            Ok(mut g) => *g = checkpoint,
+            Err(poisoned) => *poisoned.into_inner() = checkpoint,
+        }
+        self.size.store(size, Ordering::Release);
+    }
+
+    pub(crate) fn add_segment(&self, number: u64, file: Arc<File>) {
+        let mut map = match self.segments.write() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        map.insert(number, file);
+    }
+
+    fn segment(&self, number: u64) -> Result<Arc<File>, LogError> {
+        if let Some(f) = self
+            .segments
+            .read()
+            .ok()
+            .and_then(|m| m.get(&number).cloned())
+        {
+            return Ok(f);
+        }
+        let path = segment_path(&self.log_dir, number);
+        let file = Arc::new(File::open(&path).map_err(|e| LogError::io(&path, e))?);
+        self.add_segment(number, file.clone());
+        Ok(file)
+    }
+
+    fn check_seq(&self, seq: u64, size: u64) -> Result<(), LogError> {
+        if seq >= size {
+            return Err(merkle::RangeError::LeafOutOfRange { index: seq, size }.into());
+        }
+        Ok(())
+    }
+
+    /// The canonical bytes of event `seq`, checked against its leaf hash.
+    pub fn entry(&self, seq: u64) -> Result<Vec<u8>, LogError> {
+        self.check_seq(seq, self.size())?;
+        let at = self.derived.entry(seq)?;
+        let number = u64::from(at.segment);
+        let file = self.segment(number)?;
+        let path = segment_path(&self.log_dir, number);
+        let (kind, payload) =
+            read_record_at(&file, &path, u64::from(at.offset), at.payload_len as usize)?;
+        if kind != KIND_EVENT {
+            return Err(LogError::corruption(
+                &path,
+                u64::from(at.offset),
+                "index points at a non-event record",
+            ));
+        }
+        if merkle::leaf_hash(&payload) != self.derived.node(0, seq)? {
+            return Err(LogError::corruption(
+                &path,
+                u64::from(at.offset),
+                format!("event {seq} does not match its leaf hash"),
+            ));
+        }
+        Ok(payload)
+    }
+
+    /// Event `seq`, decoded.
+    pub fn event(&self, seq: u64) -> Result<Event, LogError> {
+        let bytes = self.entry(seq)?;
+        Ok(decode_event(&bytes)?)
+    }
+
+    /// The stored leaf hash of event `seq`.
+    pub fn leaf_hash(&self, seq: u64) -> Result<Hash, LogError> {
+        self.check_seq(seq, self.size())?;
+        self.derived.node(0, seq)
+    }
+
+    fn check_size(&self, size: u64) -> Result<(), LogError> {
+        let current = self.size();
+        if size > current {
+            return Err(LogError::Range(merkle::RangeError::SizeOrder {
+                from: size,
+                to: current,
+            }));
+        }
+        Ok(())
+    }
+
+    /// The Merkle root of the first `size` events.
+    pub fn root_at(&self, size: u64) -> Result<Hash, LogError> {
+        self.check_size(size)?;
+        merkle::root(&self.derived, size)
+    }
+
+    /// Proof that event `seq` is in the tree of `size` events (default: the latest).
+    pub fn inclusion_proof(&self, seq: u64, size: Option<u64>) -> Result<InclusionProof, LogError> {
+        let size = size.unwrap_or_else(|| self.size());
+        self.check_size(size)?;
+        self.check_seq(seq, size)?;
+        Ok(InclusionProof {
+            index: seq,
+            size,
+            leaf_hash: self.derived.node(0, seq)?,
+            hashes: merkle::inclusion_proof(&self.derived, seq, size)?,
+            root: merkle::root(&self.derived, size)?,
+        })
+    }
+
+    /// Proof that the tree of `from` events is a prefix of the tree of `to` events.
+    pub fn consistency_proof(&self, from: u64, to: u64) -> Result<ConsistencyProof, LogError> {
+        self.check_size(to)?;
+        Ok(ConsistencyProof {
+            from,
+            to,
+            hashes: merkle::consistency_proof(&self.derived, from, to)?,
+            from_root: merkle::root(&self.derived, from)?,
+            to_root: merkle::root(&self.derived, to)?,
+        })
+    }
+}
