@@ -1,53 +1,50 @@
 //! Append throughput, proof latency, verification speed and memory of the signed log.
 //!
-//! # What is measured, and against what
+//! # What is measured, against what
 //!
-//! Every event is a 200-byte canonical event (checked at start-up). The bench measures:
+//! All events are 200-byte canonical events (checked at start-up).
 //!
-//! 1. `fsync_per_event_baseline`: the peer, measured in the same run — a naive appender that
-//!    does `write_all` + `File::sync_data()` per event on a plain file, single thread.
-//! 2. `group_commit_throughput`: ledgraph events/s with 1, 8 and 64 appender threads, each
-//!    appending single-event batches and 100-event batches for a fixed duration, on a fresh log
-//!    per run. `ratio` = events/s ÷ the baseline's events/s. 1 thread × 1 event is ledgraph's
-//!    own fsync-per-event case. Events are generated in the appender threads (pre-building a
-//!    few seconds of 100-event batches would need GBs); `event_build_cost` measures that
-//!    generation alone (ns/event, one thread) so its share can be subtracted.
+//! 1. `fsync_per_event_baseline` — the peer, in the same run: a naive appender doing
+//!    `write_all` + `File::sync_data()` per event on a plain file, one thread.
+//! 2. `group_commit_throughput` — ledgraph with 1, 8 and 64 appender threads appending
+//!    single-event and 100-event batches for a fixed time, on a fresh log per run; `ratio` is
+//!    events/s ÷ naive events/s, per run against a *paired* naive run of ⅓ the duration just
+//!    before it (the shared disk's fsync latency drifts by 10× within minutes), median over
+//!    runs; `ratio_vs_baseline_line` divides by the line-1 median instead. 1 thread × 1 event is
+//!    ledgraph's own fsync-per-event case.
+//!    Events are generated in the appender threads (seconds of pre-built batches would need
+//!    GBs); `event_build_cost` times that generation alone (ns/event, one thread).
 //!    `events_per_fsync` (events ÷ distinct acknowledged checkpoints) and `cpu_cores_busy`
-//!    (process CPU time ÷ wall time; the machine has 2 cores) say where the time goes.
-//! 3. For log sizes `MEDIUM` and `LARGE`, in a child process (the bench re-executes itself)
-//!    so memory figures are the log's, not the parent's: `log_build_throughput` (64 threads ×
-//!    1,000-event batches generated on the fly, one run), `inclusion_proof_us` and
-//!    `consistency_proof_us` (median and p99 over random sequence numbers / sizes from a seeded
-//!    xorshift; the page cache is warm from the build), `verify_throughput` (`verify_log`
-//!    in-process on the closed log) and peak RSS:
-//!    - `peak_rss_after_build`: the child's `VmHWM` right after the build. It includes the
-//!      log's writer threads and buffers, the 64 appender threads with their in-flight
-//!      batches (64 × 1,000 events, decoded + encoded, ≈ 30 MB) and the allocator's arenas —
-//!      i.e. a server with 64 concurrent 1,000-event writers.
-//!    - `peak_rss_during_verify`: `VmHWM` reset (`/proc/self/clear_refs` = 5) before verifying.
+//!    (process CPU ÷ wall time) show where the time goes.
+//! 3. Per log size (`MEDIUM`, `LARGE`), in a child process (the bench re-executes itself) so
+//!    memory figures are not the parent's: `log_build_throughput` (64 threads × 1,000-event
+//!    batches generated on the fly, one run); `inclusion_proof_us_*` / `consistency_proof_us_*`
+//!    (per-run median and p99 over random leaves / sizes from a seeded xorshift, page cache warm
+//!    from the build); `verify_throughput` (`verify_log` in-process on the closed log);
+//!    `peak_rss_after_build` (the child's `VmHWM`: the log's threads and buffers *plus* 64
+//!    appenders with in-flight 1,000-event batches, ≈ 30 MB, and allocator arenas — like a
+//!    server with 64 concurrent writers); `peak_rss_during_verify` (`VmHWM` reset through
+//!    `/proc/self/clear_refs` before verifying).
 //!
-//! Targets are printed alongside (`target`, `target_met`): 64 appenders single events
-//! ≥ 100,000 events/s and ≥ 40× baseline; 64 appenders × 100-event batches ≥ 1,000,000
-//! events/s; inclusion proof ≤ 20 µs; verify ≥ 1,000,000 events/s; peak RSS after building the
-//! large log ≤ 200 MB.
+//! Targets ride along as `target` / `target_met`: 64 appenders × single events ≥ 100,000
+//! events/s and ≥ 40× baseline; 64 × 100-event batches ≥ 1,000,000 events/s; inclusion proof
+//! ≤ 20 µs; verify ≥ 1,000,000 events/s; peak RSS after building the large log ≤ 200 MB.
 //!
 //! # How to run
 //!
-//! `cargo bench --bench log_append`, tuned by environment variables:
-//! `LEDGRAPH_BENCH_RUNS` (3) repetitions of each timed measurement; `LEDGRAPH_BENCH_SECONDS`
-//! (3) per group-commit run (the baseline runs ⅔ of it); `LEDGRAPH_BENCH_MEDIUM` (1,000,000)
-//! and `LEDGRAPH_BENCH_LARGE` (10,000,000) log sizes; `LEDGRAPH_BENCH_PROOFS` (10,000) proofs
-//! per run; `LEDGRAPH_BENCH_SEED` for the proof RNG; `LEDGRAPH_BENCH_DIR` (the system temp
-//! dir) for data, which needs ≈ 330 bytes per event of the large log free. A quick run:
-//! `LEDGRAPH_BENCH_LARGE=200000 LEDGRAPH_BENCH_MEDIUM=100000 LEDGRAPH_BENCH_RUNS=1 cargo bench --bench log_append`.
+//! `cargo bench --bench log_append`. Environment: `LEDGRAPH_BENCH_RUNS` (3) repetitions of each
+//! timed measurement; `LEDGRAPH_BENCH_SECONDS` (3) per group-commit run, ⅔ of it for the
+//! baseline; `LEDGRAPH_BENCH_MEDIUM` (1,000,000) and `LEDGRAPH_BENCH_LARGE` (10,000,000) log
+//! sizes; `LEDGRAPH_BENCH_PROOFS` (10,000) proofs per run; `LEDGRAPH_BENCH_SEED` (decimal);
+//! `LEDGRAPH_BENCH_DIR` (system temp dir) for data — ≈ 330 bytes per event must be free.
+//! Quick run: `LEDGRAPH_BENCH_LARGE=200000 LEDGRAPH_BENCH_MEDIUM=100000 LEDGRAPH_BENCH_RUNS=1`.
 //!
 //! # Reading the output
 //!
-//! stdout carries one JSON object per measurement:
-//! `{"bench":"log_append","metric":…,"value":…,"unit":…,<parameters>,"runs":N,"median":…,"samples":[…],…}`;
-//! `value` is the median of `samples` (one per run), and `load1` the 1-minute load average
-//! when the line was written (the machine is shared: a high load means noisy numbers).
-//! Progress goes to stderr. MB = 10⁶ bytes.
+//! One JSON object per line on stdout: `bench`, `metric`, `value` (= `median`), `unit`, the
+//! parameters and comparisons (`ratio`, `target`, …), then `runs`, `median`, `samples` (one
+//! per run) and `load1`, the 1-minute load average at that moment (the machine is shared; high
+//! load means noisy numbers). Progress goes to stderr. MB = 10⁶ bytes.
 
 use std::fs::OpenOptions;
 use std::io::Write;
@@ -90,13 +87,11 @@ fn env_or<T: std::str::FromStr>(name: &str, default: T) -> Result<T>
 where
     T::Err: std::fmt::Display,
 {
-    match std::env::var(name) {
-        Ok(v) => v
-            .replace('_', "")
-            .parse()
-            .map_err(|e| anyhow::anyhow!("{name}={v:?}: {e}")),
-        Err(_) => Ok(default),
-    }
+    let Ok(v) = std::env::var(name) else {
+        return Ok(default);
+    };
+    let parsed = v.replace('_', "").parse();
+    parsed.map_err(|e| anyhow::anyhow!("{name}={v:?}: {e}"))
 }
 
 impl Settings {
@@ -111,13 +106,10 @@ impl Settings {
             dir: std::env::var_os("LEDGRAPH_BENCH_DIR")
                 .map_or_else(std::env::temp_dir, PathBuf::from),
         };
+        let positive = s.runs > 0 && s.seconds > 0.0 && s.proofs > 0 && s.seed != 0;
         ensure!(
-            s.runs > 0 && s.seconds > 0.0 && s.proofs > 0 && s.seed != 0,
-            "runs, seconds, proofs and seed must be > 0"
-        );
-        ensure!(
-            s.medium > 1 && s.large > 1,
-            "log sizes must be at least 2 events"
+            positive && s.medium > 1 && s.large > 1,
+            "bench settings must be positive"
         );
         Ok(s)
     }
@@ -208,32 +200,21 @@ impl XorShift {
     }
 }
 
-fn sorted(samples: &[f64]) -> Vec<f64> {
+/// Nearest-rank percentile (`q` in 0..=1); the median of 3 runs is the middle one.
+fn percentile(samples: &[f64], q: f64) -> f64 {
     let mut v = samples.to_vec();
     v.sort_by(f64::total_cmp);
-    v
+    v.get(((v.len() as f64 * q).ceil() as usize).max(1) - 1)
+        .copied()
+        .unwrap_or(f64::NAN)
 }
 
 fn median(samples: &[f64]) -> f64 {
-    let v = sorted(samples);
-    match v.len() {
-        0 => f64::NAN,
-        n if n % 2 == 1 => v[n / 2],
-        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
-    }
-}
-
-fn p99(samples: &[f64]) -> f64 {
-    let v = sorted(samples);
-    v[((v.len() as f64 * 0.99).ceil() as usize).clamp(1, v.len()) - 1]
+    percentile(samples, 0.5)
 }
 
 fn round(x: f64) -> f64 {
-    if x.abs() >= 100.0 {
-        x.round()
-    } else {
-        (x * 1000.0).round() / 1000.0
-    }
+    (x * 1000.0).round() / 1000.0
 }
 
 fn load1() -> f64 {
@@ -246,27 +227,19 @@ fn load1() -> f64 {
 type Fields = Vec<(&'static str, Value)>;
 
 /// Writes one measurement as a JSON line (fields in this order) and returns its median.
-fn emit(metric: &str, unit: &str, samples: &[f64], params: Fields, extra: Fields) -> Result<f64> {
+fn emit(metric: &str, unit: &str, samples: &[f64], fields: Fields) -> Result<f64> {
     let m = median(samples);
-    let mut fields: Fields = vec![
-        ("bench", json!("log_append")),
-        ("metric", json!(metric)),
-        ("value", json!(round(m))),
-        ("unit", json!(unit)),
+    let rounded: Vec<f64> = samples.iter().copied().map(round).collect();
+    let head = [("bench", json!("log_append")), ("metric", json!(metric))];
+    let value = [("value", json!(round(m))), ("unit", json!(unit))];
+    let tail = [
+        ("runs", json!(samples.len())),
+        ("median", json!(round(m))),
+        ("samples", json!(rounded)),
+        ("load1", json!(load1())),
     ];
-    fields.extend(params);
-    fields.push(("runs", json!(samples.len())));
-    fields.push(("median", json!(round(m))));
-    fields.push((
-        "samples",
-        json!(samples.iter().copied().map(round).collect::<Vec<_>>()),
-    ));
-    fields.extend(extra);
-    fields.push(("load1", json!(load1())));
-    let body: Vec<String> = fields
-        .iter()
-        .map(|(k, v)| format!("{}:{v}", json!(k)))
-        .collect();
+    let all = head.into_iter().chain(value).chain(fields).chain(tail);
+    let body: Vec<String> = all.map(|(k, v)| format!("{}:{v}", json!(k))).collect();
     let mut out = std::io::stdout().lock();
     writeln!(out, "{{{}}}", body.join(",")).context("write stdout")?;
     out.flush().context("flush stdout")?;
@@ -292,16 +265,9 @@ fn cpu_seconds() -> f64 {
 /// A `/proc/self/status` field in kB (`VmHWM`, `VmRSS`), as MB.
 fn status_mb(field: &str) -> Result<f64> {
     let status = std::fs::read_to_string("/proc/self/status").context("read /proc/self/status")?;
-    let line = status
-        .lines()
-        .find(|l| l.starts_with(field))
-        .with_context(|| format!("{field} missing"))?;
-    let kb: f64 = line[field.len() + 1..]
-        .trim()
-        .trim_end_matches("kB")
-        .trim()
-        .parse()
-        .context("parse kB")?;
+    let line = status.lines().find(|l| l.starts_with(field));
+    let value = line.and_then(|l| l.split_whitespace().nth(1));
+    let kb: f64 = value.with_context(|| format!("{field} missing"))?.parse()?;
     Ok(kb * 1024.0 / 1e6)
 }
 
@@ -331,86 +297,89 @@ fn build_cost(s: &Settings, actor: ActorKey, batch: usize) -> Result<f64> {
         }
         samples.push(start.elapsed().as_nanos() as f64 / total as f64);
     }
-    emit(
-        "event_build_cost",
-        "ns/event",
-        &samples,
-        vec![("batch_events", json!(batch))],
-        vec![],
-    )
+    let fields = vec![("batch_events", json!(batch))];
+    emit("event_build_cost", "ns/event", &samples, fields)
 }
 
-/// Naive peer: `write_all` + `sync_data` per 200-byte event, one thread.
+/// Naive peer: `write_all` + `sync_data` per 200-byte event, one thread, for `seconds`.
+fn naive_rate(s: &Settings, event: &[u8], seconds: f64) -> Result<f64> {
+    let tmp = temp_dir(s)?;
+    let path = tmp.path().join("naive.log");
+    let mut file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .context("naive file")?;
+    let (start, mut n) = (Instant::now(), 0u64);
+    while start.elapsed().as_secs_f64() < seconds {
+        file.write_all(event).context("naive write")?;
+        file.sync_data().context("naive fsync")?;
+        n += 1;
+    }
+    Ok(n as f64 / start.elapsed().as_secs_f64())
+}
+
 fn fsync_baseline(s: &Settings, event: &[u8]) -> Result<f64> {
     let seconds = s.seconds * 2.0 / 3.0;
     let mut samples = Vec::new();
     for run in 0..s.runs {
-        let tmp = temp_dir(s)?;
-        let path = tmp.path().join("naive.log");
-        let mut file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .context("create naive log file")?;
-        let (start, mut n) = (Instant::now(), 0u64);
-        while start.elapsed().as_secs_f64() < seconds {
-            file.write_all(event).context("naive write")?;
-            file.sync_data().context("naive fsync")?;
-            n += 1;
-        }
-        samples.push(n as f64 / start.elapsed().as_secs_f64());
+        samples.push(naive_rate(s, event, seconds)?);
         eprintln!("baseline run {}: {:.0} events/s", run + 1, samples[run]);
     }
-    let params = vec![
+    let fields = vec![
         ("threads", json!(1)),
         ("event_bytes", json!(event.len())),
         ("seconds", json!(seconds)),
     ];
-    emit(
-        "fsync_per_event_baseline",
-        "events/s",
-        &samples,
-        params,
-        vec![],
-    )
+    emit("fsync_per_event_baseline", "events/s", &samples, fields)
 }
 
-/// One fixed-duration run; returns (events/s, events per fsync, CPU cores busy).
-fn group_commit_run(
-    s: &Settings,
+/// What a set of appender threads achieved.
+struct Appended {
+    events: u64,
+    /// Distinct checkpoints acknowledged: the number of group commits (fsyncs) that served them.
+    groups: usize,
+    seconds: f64,
+    cpu_seconds: f64,
+}
+
+/// Runs `threads` appenders, each appending batches of `next()` fresh events until it returns
+/// `None`. Meanwhile the calling thread calls `tick(events acked, seconds)` every 10 ms.
+fn run_appenders(
+    log: &Log,
     actor: ActorKey,
     threads: usize,
-    batch: usize,
-    run: usize,
-) -> Result<(f64, f64, f64)> {
-    let tmp = temp_dir(s)?;
-    let log = open_log(tmp.path())?;
-    let barrier = Barrier::new(threads + 1);
-    let stop = AtomicBool::new(false);
-    let (results, elapsed, cpu) = std::thread::scope(|scope| {
+    stream: usize,
+    next: &(dyn Fn() -> Option<u64> + Sync),
+    mut tick: impl FnMut(u64, f64),
+) -> Result<Appended> {
+    let (barrier, done) = (Barrier::new(threads + 1), AtomicU64::new(0));
+    let (results, seconds, cpu_seconds) = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..threads)
             .map(|t| {
-                let (log, barrier, stop) = (&log, &barrier, &stop);
-                scope.spawn(move || -> Result<(u64, Vec<u64>)> {
-                    let mut generator = EventGen::new(actor, (run * threads + t) as u64);
-                    let (mut events, mut sizes) = (0u64, Vec::new());
+                let (barrier, done) = (&barrier, &done);
+                scope.spawn(move || -> Result<Vec<u64>> {
+                    let mut generator = EventGen::new(actor, (stream + t) as u64);
+                    let mut sizes = Vec::new();
                     barrier.wait();
-                    while !stop.load(Ordering::Relaxed) {
-                        let ack = log.append(generator.batch(batch)).context("append")?;
-                        events += ack.count;
+                    while let Some(n) = next() {
+                        let ack = log.append(generator.batch(n as usize)).context("append")?;
+                        done.fetch_add(ack.count, Ordering::Relaxed);
                         sizes.push(ack.checkpoint.checkpoint.size);
                     }
-                    Ok((events, sizes))
+                    Ok(sizes)
                 })
             })
             .collect();
         barrier.wait();
         let (start, cpu_start) = (Instant::now(), cpu_seconds());
-        std::thread::sleep(Duration::from_secs_f64(s.seconds));
-        stop.store(true, Ordering::Relaxed);
+        while !handles.iter().all(|h| h.is_finished()) {
+            std::thread::sleep(Duration::from_millis(10));
+            tick(done.load(Ordering::Relaxed), start.elapsed().as_secs_f64());
+        }
         let results: Vec<_> = handles
             .into_iter()
-            .map(|h| h.join().expect("appender thread panicked"))
+            .map(|h| h.join().expect("appender panicked"))
             .collect();
         (
             results,
@@ -418,66 +387,90 @@ fn group_commit_run(
             cpu_seconds() - cpu_start,
         )
     });
-    log.close().context("close log")?;
-    let (mut events, mut sizes) = (0u64, Vec::new());
+    let mut sizes = Vec::new();
     for r in results {
-        let (e, run_sizes) = r?;
-        events += e;
-        sizes.extend(run_sizes);
+        sizes.extend(r?);
     }
     sizes.sort_unstable();
     sizes.dedup();
-    Ok((
-        events as f64 / elapsed,
-        events as f64 / sizes.len().max(1) as f64,
-        cpu / elapsed,
-    ))
+    Ok(Appended {
+        events: done.into_inner(),
+        groups: sizes.len(),
+        seconds,
+        cpu_seconds,
+    })
 }
 
-fn group_commit(
+/// One run: a paired naive baseline (⅓ of the duration) right before a fixed-duration run on a
+/// fresh log, so slow drifts of the shared disk hit both. Returns
+/// (events/s, paired baseline events/s, events per fsync, cores busy).
+fn group_commit_run(
     s: &Settings,
-    actor: ActorKey,
-    baseline: f64,
-    build_ns: &[(usize, f64)],
-) -> Result<()> {
+    event: &[u8],
+    threads: usize,
+    batch: usize,
+    run: usize,
+) -> Result<[f64; 4]> {
+    let paired = naive_rate(s, event, s.seconds / 3.0)?;
+    let tmp = temp_dir(s)?;
+    let log = open_log(tmp.path())?;
+    let stop = AtomicBool::new(false);
+    let next = || (!stop.load(Ordering::Relaxed)).then_some(batch as u64);
+    let tick = |_, elapsed| stop.store(elapsed >= s.seconds, Ordering::Relaxed);
+    let r = run_appenders(&log, actor()?, threads, run * threads, &next, tick)?;
+    log.close().context("close log")?;
+    let (events, secs) = (r.events as f64, r.seconds);
+    Ok([
+        events / secs,
+        paired,
+        events / r.groups.max(1) as f64,
+        r.cpu_seconds / secs,
+    ])
+}
+
+fn group_commit(s: &Settings, event: &[u8], baseline: f64, build_ns: [f64; 2]) -> Result<()> {
     for batch in [1usize, 100] {
         for threads in [1usize, 8, 64] {
-            let (mut rates, mut per_fsync, mut cores) = (Vec::new(), Vec::new(), Vec::new());
+            let mut runs = Vec::new();
             for run in 0..s.runs {
-                let (rate, p, c) = group_commit_run(s, actor, threads, batch, run)?;
+                let r = group_commit_run(s, event, threads, batch, run)?;
+                let (rate, paired) = (r[0], r[1]);
                 eprintln!(
-                    "group commit {threads} threads × {batch}-event batches, run {}: {rate:.0} events/s",
-                    run + 1
+                    "{threads} threads × {batch}-event batches: {rate:.0} events/s (naive {paired:.0})"
                 );
-                rates.push(rate);
-                per_fsync.push(p);
-                cores.push(c);
+                runs.push(r);
             }
-            let m = median(&rates);
-            let build = build_ns
-                .iter()
-                .find(|b| b.0 == batch)
-                .map_or(f64::NAN, |b| b.1);
-            let mut extra = vec![
-                ("ratio", json!(round(m / baseline))),
-                ("events_per_fsync", json!(round(median(&per_fsync)))),
-                ("cpu_cores_busy", json!(round(median(&cores)))),
-                ("build_ns_per_event", json!(round(build))),
-            ];
-            match (threads, batch) {
-                (64, 1) => extra.extend(target(
-                    ">= 100000 events/s and ratio >= 40",
-                    m >= 100_000.0 && m / baseline >= 40.0,
-                )),
-                (64, 100) => extra.extend(target(">= 1000000 events/s", m >= 1_000_000.0)),
-                _ => {}
-            }
-            let params = vec![
+            let col = |i: usize| runs.iter().map(|r| r[i]).collect::<Vec<f64>>();
+            let rates = col(0);
+            let ratios: Vec<f64> = runs.iter().map(|r| r[0] / r[1]).collect();
+            let (m, ratio) = (median(&rates), median(&ratios));
+            let mut fields = vec![
                 ("threads", json!(threads)),
                 ("batch_events", json!(batch)),
                 ("seconds", json!(s.seconds)),
+                ("ratio", json!(round(ratio))),
+                (
+                    "ratio_samples",
+                    json!(ratios.into_iter().map(round).collect::<Vec<_>>()),
+                ),
+                ("paired_baseline", json!(round(median(&col(1))))),
+                ("ratio_vs_baseline_line", json!(round(m / baseline))),
+                ("events_per_fsync", json!(round(median(&col(2))))),
+                ("cpu_cores_busy", json!(round(median(&col(3))))),
+                (
+                    "build_ns_per_event",
+                    json!(round(build_ns[usize::from(batch > 1)])),
+                ),
             ];
-            emit("group_commit_throughput", "events/s", &rates, params, extra)?;
+            match (threads, batch) {
+                (64, 1) => fields.extend(target(
+                    ">= 100000 events/s and ratio >= 40",
+                    m >= 100_000.0 && ratio >= 40.0,
+                )),
+                (64, 100) => fields.extend(target(">= 1000000 events/s", m >= 1_000_000.0)),
+                _ => {}
+            }
+            emit("group_commit_throughput", "events/s", &rates, fields)?;
         }
     }
     Ok(())
@@ -485,154 +478,95 @@ fn group_commit(
 
 /// Builds a log of `total` events with 64 threads × 1,000-event batches generated on the fly.
 fn build_log(log: &Log, actor: ActorKey, total: u64) -> Result<f64> {
-    let batches = total.div_ceil(BUILD_BATCH);
-    let (next, done, finished) = (AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0));
-    let start = Instant::now();
-    let results: Vec<Result<()>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..BUILD_THREADS)
-            .map(|t| {
-                let (next, done, finished) = (&next, &done, &finished);
-                scope.spawn(move || {
-                    let mut generator = EventGen::new(actor, t as u64);
-                    let mut work = || -> Result<()> {
-                        loop {
-                            let i = next.fetch_add(1, Ordering::Relaxed);
-                            if i >= batches {
-                                return Ok(());
-                            }
-                            let n = BUILD_BATCH.min(total - i * BUILD_BATCH);
-                            log.append(generator.batch(n as usize))
-                                .context("append while building")?;
-                            done.fetch_add(n, Ordering::Relaxed);
-                        }
-                    };
-                    let result = work();
-                    finished.fetch_add(1, Ordering::Relaxed);
-                    result
-                })
-            })
-            .collect();
-        let mut last_report = Instant::now();
-        while finished.load(Ordering::Relaxed) < BUILD_THREADS as u64 {
-            std::thread::sleep(Duration::from_millis(100));
-            if last_report.elapsed() >= Duration::from_secs(5) {
-                let d = done.load(Ordering::Relaxed);
-                eprintln!(
-                    "  built {d}/{total} events ({:.0} events/s)",
-                    d as f64 / start.elapsed().as_secs_f64()
-                );
-                last_report = Instant::now();
-            }
+    let (batches, claimed) = (total.div_ceil(BUILD_BATCH), AtomicU64::new(0));
+    let next = || {
+        let i = claimed.fetch_add(1, Ordering::Relaxed);
+        (i < batches).then(|| BUILD_BATCH.min(total - i * BUILD_BATCH))
+    };
+    let mut reported = 0.0;
+    let tick = |done, elapsed: f64| {
+        if elapsed - reported >= 5.0 {
+            reported = elapsed;
+            eprintln!(
+                "  built {done}/{total} events ({:.0} events/s)",
+                done as f64 / elapsed
+            );
         }
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("builder thread panicked"))
-            .collect()
-    });
-    let elapsed = start.elapsed().as_secs_f64();
-    results.into_iter().collect::<Result<Vec<()>>>()?;
+    };
+    let r = run_appenders(log, actor, BUILD_THREADS, 0, &next, tick)?;
     ensure!(
         log.size() == total,
-        "log holds {} events, expected {total}",
+        "log holds {} events, not {total}",
         log.size()
     );
-    Ok(total as f64 / elapsed)
+    Ok(r.events as f64 / r.seconds)
 }
 
-/// Times `proofs` calls of `f(rng)` per run; returns the per-run (median, p99) in µs.
-fn time_calls(
-    s: &Settings,
-    rng: &mut XorShift,
-    mut f: impl FnMut(&mut XorShift) -> Result<()>,
-) -> Result<(Vec<f64>, Vec<f64>)> {
-    let (mut medians, mut p99s) = (Vec::new(), Vec::new());
-    for _ in 0..s.runs {
-        let mut us = Vec::with_capacity(s.proofs);
-        for _ in 0..s.proofs {
-            let start = Instant::now();
-            f(rng)?;
-            us.push(start.elapsed().as_nanos() as f64 / 1e3);
-        }
-        medians.push(median(&us));
-        p99s.push(p99(&us));
-    }
-    Ok((medians, p99s))
+/// One proof call of a kind, on a random leaf or size below `size`.
+type ProofFn = fn(&Log, &mut XorShift, u64) -> Result<()>;
+
+fn inclusion(log: &Log, rng: &mut XorShift, size: u64) -> Result<()> {
+    let proof = log.inclusion_proof(rng.below(size), Some(size));
+    std::hint::black_box(proof.context("inclusion proof")).map(drop)
+}
+
+fn consistency(log: &Log, rng: &mut XorShift, size: u64) -> Result<()> {
+    let proof = log.consistency_proof(1 + rng.below(size), size);
+    std::hint::black_box(proof.context("consistency proof")).map(drop)
 }
 
 /// Child process: build, prove, verify and measure memory for one log size.
 fn child(s: &Settings, size: u64, data_dir: &Path) -> Result<()> {
-    let actor = actor()?;
-    let params = || vec![("events", json!(size))];
+    let events = || ("events", json!(size));
     let log = open_log(data_dir)?;
     let hwm_before = status_mb("VmHWM:")?;
     eprintln!("building a log of {size} events in {}", data_dir.display());
-    let rate = build_log(&log, actor, size)?;
+    let rate = build_log(&log, actor()?, size)?;
     let hwm = status_mb("VmHWM:")?;
-    let mut p = params();
-    p.extend([
+    let fields = vec![
+        events(),
         ("threads", json!(BUILD_THREADS)),
         ("batch_events", json!(BUILD_BATCH)),
-    ]);
-    emit("log_build_throughput", "events/s", &[rate], p, vec![])?;
-    let extra = vec![
+    ];
+    emit("log_build_throughput", "events/s", &[rate], fields)?;
+    let mut fields = vec![
+        events(),
         ("vm_rss_mb", json!(round(status_mb("VmRSS:")?))),
         ("hwm_before_build_mb", json!(round(hwm_before))),
+        (
+            "includes",
+            json!("child process: log + 64 appenders with in-flight batches"),
+        ),
     ];
-    let mut extra = [extra, target("<= 200 MB", hwm <= 200.0)].concat();
-    extra.push((
-        "includes",
-        json!("whole bench child: log + 64 appender threads with in-flight 1000-event batches"),
-    ));
-    emit("peak_rss_after_build", "MB", &[hwm], params(), extra)?;
+    fields.extend(target("<= 200 MB", hwm <= 200.0));
+    emit("peak_rss_after_build", "MB", &[hwm], fields)?;
 
     let mut rng = XorShift(s.seed);
-    let (med, p99s) = time_calls(s, &mut rng, |rng| {
-        std::hint::black_box(
-            log.inclusion_proof(rng.below(size), Some(size))
-                .context("inclusion proof")?,
-        );
-        Ok(())
-    })?;
-    let proof_params = || {
-        [
-            params(),
-            vec![("proofs_per_run", json!(s.proofs)), ("seed", json!(s.seed))],
-        ]
-        .concat()
-    };
-    for (metric, samples) in [
-        ("inclusion_proof_us_median", &med),
-        ("inclusion_proof_us_p99", &p99s),
-    ] {
-        emit(
-            metric,
-            "us",
-            samples,
-            proof_params(),
-            target("<= 20 us", median(samples) <= 20.0),
-        )?;
+    let kinds: [(&str, ProofFn); 2] = [
+        ("inclusion_proof", inclusion),
+        ("consistency_proof", consistency),
+    ];
+    for (name, proof) in kinds {
+        let (mut medians, mut p99s) = (Vec::new(), Vec::new());
+        for _ in 0..s.runs {
+            let mut us = Vec::with_capacity(s.proofs);
+            for _ in 0..s.proofs {
+                let start = Instant::now();
+                proof(&log, &mut rng, size)?;
+                us.push(start.elapsed().as_nanos() as f64 / 1e3);
+            }
+            medians.push(median(&us));
+            p99s.push(percentile(&us, 0.99));
+        }
+        for (stat, samples) in [("median", &medians), ("p99", &p99s)] {
+            let seed = ("seed", json!(s.seed.to_string()));
+            let mut fields = vec![events(), ("proofs_per_run", json!(s.proofs)), seed];
+            if name == "inclusion_proof" {
+                fields.extend(target("<= 20 us", median(samples) <= 20.0));
+            }
+            emit(&format!("{name}_us_{stat}"), "us", samples, fields)?;
+        }
     }
-    let (med, p99s) = time_calls(s, &mut rng, |rng| {
-        std::hint::black_box(
-            log.consistency_proof(1 + rng.below(size), size)
-                .context("consistency proof")?,
-        );
-        Ok(())
-    })?;
-    emit(
-        "consistency_proof_us_median",
-        "us",
-        &med,
-        proof_params(),
-        vec![],
-    )?;
-    emit(
-        "consistency_proof_us_p99",
-        "us",
-        &p99s,
-        proof_params(),
-        vec![],
-    )?;
     log.close().context("close log")?;
 
     let clear = std::fs::write("/proc/self/clear_refs", "5").is_ok();
@@ -641,33 +575,24 @@ fn child(s: &Settings, size: u64, data_dir: &Path) -> Result<()> {
     for run in 0..s.runs {
         let start = Instant::now();
         let report =
-            verify_log(data_dir, &verifier, &VerifyOptions::default()).context("verify_log")?;
+            verify_log(data_dir, &verifier, &VerifyOptions::default()).context("verify")?;
         rates.push(report.events as f64 / start.elapsed().as_secs_f64());
-        ensure!(
-            report.events == size,
-            "verify saw {} events, expected {size}",
-            report.events
-        );
+        ensure!(report.events == size, "verify saw {} events", report.events);
         eprintln!("verify run {}: {:.0} events/s", run + 1, rates[run]);
     }
-    emit(
-        "verify_throughput",
-        "events/s",
-        &rates,
-        params(),
-        target(">= 1000000 events/s", median(&rates) >= 1e6),
-    )?;
-    let note = if clear {
-        "VmHWM reset before verify"
-    } else {
-        "clear_refs failed: includes the build"
-    };
+    let met = median(&rates) >= 1e6;
+    let fields = [vec![events()], target(">= 1000000 events/s", met)].concat();
+    emit("verify_throughput", "events/s", &rates, fields)?;
+    let note = [
+        "clear_refs failed: includes the build",
+        "VmHWM reset before verify",
+    ][clear as usize];
+    let fields = vec![events(), ("includes", json!(note))];
     emit(
         "peak_rss_during_verify",
         "MB",
         &[status_mb("VmHWM:")?],
-        params(),
-        vec![("includes", json!(note))],
+        fields,
     )?;
     Ok(())
 }
@@ -691,10 +616,7 @@ fn log_at_size(s: &Settings, size: u64) -> Result<()> {
         .env(CHILD_DIR_ENV, tmp.path())
         .status()
         .context("run the child bench process")?;
-    ensure!(
-        status.success(),
-        "child bench for {size} events failed: {status}"
-    );
+    ensure!(status.success(), "child for {size} events: {status}");
     Ok(())
 }
 
@@ -702,41 +624,31 @@ fn main() -> Result<()> {
     let s = Settings::from_env()?;
     if let Ok(events) = std::env::var(CHILD_EVENTS_ENV) {
         let dir = std::env::var_os(CHILD_DIR_ENV).context("child needs its data dir")?;
-        return child(
-            &s,
-            events.parse().context("child event count")?,
-            Path::new(&dir),
-        );
+        let events = events.parse().context("child event count")?;
+        return child(&s, events, Path::new(&dir));
     }
-    eprintln!(
-        "log_append: {} runs, {} s per run, sizes {} and {}, data in {} ({} cores)",
-        s.runs,
-        s.seconds,
-        s.medium,
-        s.large,
-        s.dir.display(),
-        std::thread::available_parallelism().map_or(0, |n| n.get())
-    );
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let (runs, secs, dir) = (s.runs, s.seconds, s.dir.display());
+    eprintln!("log_append: {runs} runs × {secs} s, data in {dir}, {cores} cores");
     let actor = actor()?;
-    let sample = Event {
+    let quad = EventGen::new(actor, 0).quad();
+    let canonical = Event {
         op: Op::Add,
-        quad: EventGen::new(actor, 0).quad(),
+        quad,
         time: 0,
         actor,
-    };
-    let canonical = sample.to_canonical().context("encode sample event")?;
+    }
+    .to_canonical()
+    .context("encode")?;
     ensure!(
         canonical.len() == EVENT_BYTES,
-        "events are {} bytes, expected {EVENT_BYTES}",
+        "events are {} bytes",
         canonical.len()
     );
 
-    let build_ns = vec![
-        (1, build_cost(&s, actor, 1)?),
-        (100, build_cost(&s, actor, 100)?),
-    ];
+    let build_ns = [build_cost(&s, actor, 1)?, build_cost(&s, actor, 100)?];
     let baseline = fsync_baseline(&s, &canonical)?;
-    group_commit(&s, actor, baseline, &build_ns)?;
+    group_commit(&s, &canonical, baseline, build_ns)?;
     let mut failed = Vec::new();
     for size in [s.medium, s.large] {
         if let Err(e) = log_at_size(&s, size) {
@@ -744,9 +656,6 @@ fn main() -> Result<()> {
             failed.push(size);
         }
     }
-    ensure!(
-        failed.is_empty(),
-        "measurements at sizes {failed:?} failed (see stderr)"
-    );
+    ensure!(failed.is_empty(), "sizes {failed:?} failed (see stderr)");
     Ok(())
 }

@@ -218,6 +218,11 @@ fn verify(data: &Path, trusted: Option<&Path>, json: bool) -> anyhow::Result<()>
     if let Some(size) = report.trusted_size {
         println!("ok: the log extends the trusted checkpoint of size {size}");
     }
+    if report.derived_behind {
+        println!(
+            "note: the index and tree files stop short of the log (a crash); the next open rebuilds them"
+        );
+    }
     if report.torn_tail_bytes > 0 {
         println!(
             "note: {} bytes of an unacknowledged torn tail will be truncated on the next open",

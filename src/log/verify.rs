@@ -55,6 +55,8 @@ pub struct VerifyReport {
     pub root: Hash,
     /// Bytes of an unacknowledged torn tail that the next open will truncate.
     pub torn_tail_bytes: u64,
+    /// The index or tree file stops short of the log after a crash (rebuilt on the next open).
+    pub derived_behind: bool,
     /// Size of the trusted checkpoint the log was shown to extend.
     pub trusted_size: Option<u64>,
 }
@@ -80,7 +82,7 @@ pub fn verify_log(
         Some(note) => Some(SignedCheckpoint::verify(note, verifier)?),
         None => None,
     };
-    let mut v = Verifier_::new(&dir, options)?;
+    let mut v = Scan::new(&dir, options)?;
     v.check_checkpoints(&mut checkpoints, &dir)?;
     let segments = list_segments(&dir)?;
     for (i, &number) in segments.iter().enumerate() {
@@ -91,6 +93,7 @@ pub fn verify_log(
 
 /// Streams the stored tree or index file for comparison with recomputed values.
 struct Stored {
+    behind: bool,
     reader: BufReader<File>,
     path: PathBuf,
     offset: u64,
@@ -108,6 +111,7 @@ impl Stored {
             return Err(LogError::corruption(&path, 0, "bad magic"));
         }
         Ok(Stored {
+            behind: false,
             reader,
             path,
             offset: 8,
@@ -115,11 +119,30 @@ impl Stored {
     }
 
     /// Reads the next `N` bytes and compares them with `expected`.
-    fn expect<const N: usize>(&mut self, expected: &[u8; N], what: &str) -> Result<(), LogError> {
+    /// Reads the next `N` bytes and compares them with `expected`. Past the durable watermark
+    /// (`may_end`) the file may simply stop — a crash before the derived files caught up —
+    /// and comparison ends there; the next open rebuilds the rest.
+    fn expect<const N: usize>(
+        &mut self,
+        expected: &[u8; N],
+        what: &str,
+        may_end: bool,
+    ) -> Result<(), LogError> {
+        if self.behind {
+            return Ok(());
+        }
         let mut found = [0u8; N];
-        self.reader.read_exact(&mut found).map_err(|_| {
-            LogError::corruption(&self.path, self.offset, format!("{what} missing"))
-        })?;
+        if self.reader.read_exact(&mut found).is_err() {
+            if may_end {
+                self.behind = true;
+                return Ok(());
+            }
+            return Err(LogError::corruption(
+                &self.path,
+                self.offset,
+                format!("{what} missing"),
+            ));
+        }
         if &found != expected {
             return Err(LogError::corruption(
                 &self.path,
@@ -144,8 +167,7 @@ impl Stored {
     }
 }
 
-#[allow(non_camel_case_types)]
-struct Verifier_<'a> {
+struct Scan<'a> {
     dir: PathBuf,
     options: &'a VerifyOptions<'a>,
     frontier: Frontier,
@@ -163,14 +185,14 @@ struct Verifier_<'a> {
     payload: Vec<u8>,
 }
 
-impl<'a> Verifier_<'a> {
+impl<'a> Scan<'a> {
     fn new(dir: &Path, options: &'a VerifyOptions<'a>) -> Result<Self, LogError> {
         let watermark = read_watermark(dir)?.unwrap_or(derived::Watermark {
             events: 0,
             segment: 0,
             offset: SEGMENT_HEADER_BYTES,
         });
-        Ok(Verifier_ {
+        Ok(Scan {
             dir: dir.to_owned(),
             options,
             frontier: Frontier::new(),
@@ -294,13 +316,15 @@ impl<'a> Verifier_<'a> {
                 offset: *event_offset as u32,
                 payload_len: bytes.len() as u32,
             };
-            self.index.expect(&entry.to_bytes(), "index entry")?;
+            let may_end = self.seq >= self.watermark.events;
+            self.index
+                .expect(&entry.to_bytes(), "index entry", may_end)?;
             let leaf = merkle::leaf_hash(bytes);
             let (tree, tile_roots) = (&mut self.tree, &mut self.tile_roots);
             let mut failure = None;
             self.frontier.push(leaf, |level, _, hash| {
                 if failure.is_none() {
-                    failure = tree.expect(hash, "tree node").err();
+                    failure = tree.expect(hash, "tree node", may_end).err();
                 }
                 if level == 8 {
                     tile_roots.push(*hash);
@@ -398,7 +422,8 @@ impl<'a> Verifier_<'a> {
                 "the derived-files watermark does not match the log".into(),
             ));
         }
-        if self.watermark.events == self.seq && self.torn_tail_bytes == 0 {
+        let derived_behind = self.tree.behind || self.index.behind;
+        if self.watermark.events == self.seq && self.torn_tail_bytes == 0 && !derived_behind {
             self.tree.expect_end()?;
             self.index.expect_end()?;
         }
@@ -414,6 +439,7 @@ impl<'a> Verifier_<'a> {
             checkpoints: self.checkpoints_checked,
             root: self.frontier.root(),
             torn_tail_bytes: self.torn_tail_bytes,
+            derived_behind,
             trusted_size,
         })
     }
