@@ -75,40 +75,41 @@ fn too_many() -> InputError {
     }
 }
 
-/// Parses N-Triples; every triple is an `add` in the default graph.
-pub fn parse_ntriples(input: &[u8]) -> Result<Vec<(Op, Quad)>, InputError> {
+/// Collects parsed quads as adds, up to [`INPUT_CHANGES_MAX`].
+fn adds(
+    quads: impl Iterator<Item = Result<Quad, TurtleSyntaxError>>,
+) -> Result<Vec<(Op, Quad)>, InputError> {
     let mut out = Vec::new();
-    for triple in NTriplesParser::new().for_slice(input) {
-        if out.len() == INPUT_CHANGES_MAX {
-            return Err(too_many());
-        }
-        out.push((Op::Add, triple?.in_graph(GraphName::DefaultGraph)));
-    }
-    Ok(out)
-}
-
-/// Parses Turtle; every triple is an `add` in the default graph.
-pub fn parse_turtle(input: &[u8]) -> Result<Vec<(Op, Quad)>, InputError> {
-    let mut out = Vec::new();
-    for triple in oxttl::TurtleParser::new().for_slice(input) {
-        if out.len() == INPUT_CHANGES_MAX {
-            return Err(too_many());
-        }
-        out.push((Op::Add, triple?.in_graph(GraphName::DefaultGraph)));
-    }
-    Ok(out)
-}
-
-/// Parses N-Quads; every quad is an `add`.
-pub fn parse_nquads(input: &[u8]) -> Result<Vec<(Op, Quad)>, InputError> {
-    let mut out = Vec::new();
-    for quad in NQuadsParser::new().for_slice(input) {
+    for quad in quads {
         if out.len() == INPUT_CHANGES_MAX {
             return Err(too_many());
         }
         out.push((Op::Add, quad?));
     }
     Ok(out)
+}
+
+/// Parses N-Triples; every triple is an `add` in the default graph.
+pub fn parse_ntriples(input: &[u8]) -> Result<Vec<(Op, Quad)>, InputError> {
+    adds(
+        NTriplesParser::new()
+            .for_slice(input)
+            .map(|t| t.map(|t| t.in_graph(GraphName::DefaultGraph))),
+    )
+}
+
+/// Parses Turtle; every triple is an `add` in the default graph.
+pub fn parse_turtle(input: &[u8]) -> Result<Vec<(Op, Quad)>, InputError> {
+    adds(
+        oxttl::TurtleParser::new()
+            .for_slice(input)
+            .map(|t| t.map(|t| t.in_graph(GraphName::DefaultGraph))),
+    )
+}
+
+/// Parses N-Quads; every quad is an `add`.
+pub fn parse_nquads(input: &[u8]) -> Result<Vec<(Op, Quad)>, InputError> {
+    adds(NQuadsParser::new().for_slice(input))
 }
 
 #[derive(Deserialize)]

@@ -28,7 +28,7 @@ use super::segment::{
     HeaderState, SEGMENT_HEADER_BYTES, SEGMENTS_DIR, create_segment, list_segments, open_segment,
     read_header, segment_path, sync_dir,
 };
-use super::writer::{Committer, Job, Poison, Reply, Syncer, parse_commit, prepare};
+use super::writer::{Committer, Job, Poison, Reply, Syncer, check_commit, prepare};
 use super::{Ack, LogConfig, LogError, log_dir};
 use crate::event::Batch;
 use crate::event::hlc::{Clock, Hlc};
@@ -458,19 +458,7 @@ impl Rebuild {
                     kind: KIND_COMMIT,
                     offset,
                 } => {
-                    let commit = parse_commit(&payload)
-                        .filter(|c| {
-                            c.first_seq == self.seq
-                                && c.count == pending.len() as u64
-                                && c.count > 0
-                        })
-                        .ok_or_else(|| {
-                            LogError::corruption(
-                                &path,
-                                offset,
-                                "commit record does not match its transaction",
-                            )
-                        })?;
+                    let commit = check_commit(&payload, self.seq, pending.len(), &path, offset)?;
                     for (event_offset, event) in pending.drain(..) {
                         self.push_event(number, event_offset, &event, &path)?;
                     }

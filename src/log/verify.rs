@@ -25,7 +25,7 @@ use super::derived::{self, INDEX_FILE, IndexEntry, TREE_FILE, read_watermark};
 use super::merkle::{self, Frontier, Hash};
 use super::record::{KIND_COMMIT, KIND_EVENT, Next, RecordReader};
 use super::segment::{HeaderState, SEGMENT_HEADER_BYTES, list_segments, read_header, segment_path};
-use super::writer::{Commit, parse_commit};
+use super::writer::{Commit, check_commit};
 use super::{LogError, log_dir};
 use crate::event::encoding::{BATCH_SIGNING_PREFIX, decode_event_trusted, signed_part};
 use crate::event::{ActorKey, verify_ed25519};
@@ -256,19 +256,8 @@ impl<'a> Scan<'a> {
                     kind: KIND_COMMIT,
                     offset,
                 } => {
-                    let commit = parse_commit(&self.payload)
-                        .filter(|c| {
-                            c.first_seq == self.seq
-                                && c.count == pending.len() as u64
-                                && c.count > 0
-                        })
-                        .ok_or_else(|| {
-                            LogError::corruption(
-                                &path,
-                                offset,
-                                "commit record does not match its transaction",
-                            )
-                        })?;
+                    let commit =
+                        check_commit(&self.payload, self.seq, pending.len(), &path, offset)?;
                     self.transaction(number, &path, offset, &commit, &pending)?;
                     pending.clear();
                     txn_end = reader.position();

@@ -325,7 +325,23 @@ pub(crate) struct Commit {
     pub signature: Option<[u8; 64]>,
 }
 
-pub(crate) fn parse_commit(payload: &[u8]) -> Option<Commit> {
+/// Parses a commit record and checks it closes the transaction read so far: it must start at
+/// `next_seq` and count exactly the `events` records before it.
+pub(crate) fn check_commit(
+    payload: &[u8],
+    next_seq: u64,
+    events: usize,
+    path: &std::path::Path,
+    offset: u64,
+) -> Result<Commit, LogError> {
+    parse_commit(payload)
+        .filter(|c| c.first_seq == next_seq && c.count == events as u64 && c.count > 0)
+        .ok_or_else(|| {
+            LogError::corruption(path, offset, "commit record does not match its transaction")
+        })
+}
+
+fn parse_commit(payload: &[u8]) -> Option<Commit> {
     let first_seq = u64::from_le_bytes(payload.get(..8)?.try_into().ok()?);
     let count = u32::from_le_bytes(payload.get(8..12)?.try_into().ok()?);
     let signature = match (payload.get(12)?, payload.len()) {
