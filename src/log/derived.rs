@@ -17,9 +17,10 @@
 use std::fs::{File, OpenOptions};
 use std::io::Read;
 use std::os::unix::fs::FileExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::LogError;
+use super::mapped::AppendFile;
 use super::merkle::{self, Hash, NodeSource, RangeError};
 use super::segment::sync_dir;
 
@@ -73,13 +74,11 @@ pub fn tree_offset(position: u64) -> u64 {
 /// The index and tree files of one log.
 #[derive(Debug)]
 pub struct DerivedFiles {
-    index: File,
-    tree: File,
-    index_path: PathBuf,
-    tree_path: PathBuf,
+    index: AppendFile,
+    tree: AppendFile,
 }
 
-fn open_with_magic(path: &Path, magic: &[u8; 8], writable: bool) -> Result<File, LogError> {
+fn open_with_magic(path: &Path, magic: &[u8; 8], writable: bool) -> Result<AppendFile, LogError> {
     let file = OpenOptions::new()
         .read(true)
         .write(writable)
@@ -87,61 +86,47 @@ fn open_with_magic(path: &Path, magic: &[u8; 8], writable: bool) -> Result<File,
         .truncate(false)
         .open(path)
         .map_err(|e| LogError::io(path, e))?;
-    let len = file.metadata().map_err(|e| LogError::io(path, e))?.len();
-    if len == 0 && writable {
-        file.write_all_at(magic, 0)
-            .map_err(|e| LogError::io(path, e))?;
-        return Ok(file);
+    let file = AppendFile::new(file, path, writable)?;
+    if file.len() == 0 && writable {
+        file.write_at(magic, 0)?;
     }
-    let mut found = [0u8; 8];
-    file.read_exact_at(&mut found, 0)
-        .map_err(|_| LogError::corruption(path, 0, "file shorter than its magic"))?;
-    if &found != magic {
-        return Err(LogError::corruption(path, 0, "bad magic"));
+    match file.read_array::<8>(0)? {
+        Some(found) if &found == magic => Ok(file),
+        Some(_) => Err(LogError::corruption(path, 0, "bad magic")),
+        None => Err(LogError::corruption(path, 0, "file shorter than its magic")),
     }
-    Ok(file)
 }
 
 impl DerivedFiles {
-    /// Opens (creating when `writable`) the index and tree files of `log_dir`.
+    /// Opens (creating when `writable`) the index and tree files of `log_dir`. Only the
+    /// process holding the log's lock may pass `writable` (it also memory-maps the files).
     pub fn open(log_dir: &Path, writable: bool) -> Result<Self, LogError> {
-        let index_path = log_dir.join(INDEX_FILE);
-        let tree_path = log_dir.join(TREE_FILE);
-        let index = open_with_magic(&index_path, INDEX_MAGIC, writable)?;
-        let tree = open_with_magic(&tree_path, TREE_MAGIC, writable)?;
-        Ok(DerivedFiles {
-            index,
-            tree,
-            index_path,
-            tree_path,
-        })
+        let index = open_with_magic(&log_dir.join(INDEX_FILE), INDEX_MAGIC, writable)?;
+        let tree = open_with_magic(&log_dir.join(TREE_FILE), TREE_MAGIC, writable)?;
+        Ok(DerivedFiles { index, tree })
     }
 
     pub fn index_path(&self) -> &Path {
-        &self.index_path
+        self.index.path()
     }
 
     pub fn tree_path(&self) -> &Path {
-        &self.tree_path
+        self.tree.path()
     }
 
     /// Cuts both files back to what `events` events need; they must hold at least that much.
     pub fn truncate_to(&self, events: u64) -> Result<(), LogError> {
         let index_len = index_offset(events);
         let tree_len = tree_offset(merkle::postorder_len(events));
-        for (file, path, len) in [
-            (&self.index, &self.index_path, index_len),
-            (&self.tree, &self.tree_path, tree_len),
-        ] {
-            let actual = file.metadata().map_err(|e| LogError::io(path, e))?.len();
-            if actual < len {
+        for (file, len) in [(&self.index, index_len), (&self.tree, tree_len)] {
+            if file.len() < len {
                 return Err(LogError::corruption(
-                    path,
-                    actual,
+                    file.path(),
+                    file.len(),
                     format!("durable watermark needs {len} bytes"),
                 ));
             }
-            file.set_len(len).map_err(|e| LogError::io(path, e))?;
+            file.set_len(len)?;
         }
         Ok(())
     }
@@ -153,34 +138,25 @@ impl DerivedFiles {
         index_bytes: &[u8],
         tree_bytes: &[u8],
     ) -> Result<(), LogError> {
-        self.index
-            .write_all_at(index_bytes, index_offset(first_seq))
-            .map_err(|e| LogError::io(&self.index_path, e))?;
-        let tree_at = tree_offset(merkle::postorder_len(first_seq));
+        self.index.write_at(index_bytes, index_offset(first_seq))?;
         self.tree
-            .write_all_at(tree_bytes, tree_at)
-            .map_err(|e| LogError::io(&self.tree_path, e))
+            .write_at(tree_bytes, tree_offset(merkle::postorder_len(first_seq)))
     }
 
     /// The index entry of event `seq` (the caller checks `seq` against the log size).
     pub fn entry(&self, seq: u64) -> Result<IndexEntry, LogError> {
-        let mut b = [0u8; INDEX_ENTRY_BYTES as usize];
-        self.index
-            .read_exact_at(&mut b, index_offset(seq))
-            .map_err(|_| {
-                LogError::corruption(&self.index_path, index_offset(seq), "index entry missing")
-            })?;
-        Ok(IndexEntry::from_bytes(&b))
+        let offset = index_offset(seq);
+        let bytes = self.index.read_array(offset)?;
+        let bytes = bytes.ok_or_else(|| {
+            LogError::corruption(self.index.path(), offset, "index entry missing")
+        })?;
+        Ok(IndexEntry::from_bytes(&bytes))
     }
 
     /// Makes both files durable.
     pub fn sync(&self) -> Result<(), LogError> {
-        self.index
-            .sync_data()
-            .map_err(|e| LogError::io(&self.index_path, e))?;
-        self.tree
-            .sync_data()
-            .map_err(|e| LogError::io(&self.tree_path, e))
+        self.index.sync()?;
+        self.tree.sync()
     }
 }
 
@@ -189,11 +165,9 @@ impl NodeSource for DerivedFiles {
 
     fn node(&self, level: u32, index: u64) -> Result<Hash, LogError> {
         let offset = tree_offset(merkle::postorder_position(level, index));
-        let mut hash = [0u8; merkle::HASH_BYTES];
         self.tree
-            .read_exact_at(&mut hash, offset)
-            .map_err(|_| LogError::corruption(&self.tree_path, offset, "tree node missing"))?;
-        Ok(hash)
+            .read_array(offset)?
+            .ok_or_else(|| LogError::corruption(self.tree.path(), offset, "tree node missing"))
     }
 }
 

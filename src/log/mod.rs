@@ -19,6 +19,7 @@
 pub mod checkpoint;
 pub mod checkpoint_store;
 pub mod derived;
+mod mapped;
 pub mod merkle;
 pub mod open;
 pub mod reader;
