@@ -22,6 +22,7 @@ pub mod derived;
 mod mapped;
 pub mod merkle;
 pub mod open;
+mod queue;
 pub mod reader;
 pub mod record;
 pub mod segment;

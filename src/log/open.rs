@@ -14,14 +14,14 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::path::Path;
-use std::sync::mpsc::{self, SyncSender};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use super::checkpoint::{Checkpoint, SignedCheckpoint};
 use super::checkpoint_store::{self, CheckpointStore};
 use super::derived::{DerivedFiles, IndexEntry, Watermark, read_watermark, write_watermark};
 use super::merkle::{self, Frontier};
+use super::queue::{Completion, Queue};
 use super::reader::LogReader;
 use super::record::{KIND_COMMIT, KIND_EVENT, Next, RecordReader};
 use super::segment::{
@@ -58,7 +58,7 @@ type WriterThreads = (JoinHandle<()>, JoinHandle<Result<(), LogError>>);
 pub struct Log {
     reader: Arc<LogReader>,
     config: LogConfig,
-    sender: RwLock<Option<SyncSender<Job>>>,
+    jobs: Arc<Queue<Job>>,
     threads: Mutex<Option<WriterThreads>>,
     poison: Arc<Poison>,
     _lock: File,
@@ -132,8 +132,9 @@ impl Log {
         let segment = Arc::new(open_segment(&dir, recovered.segment_no)?);
         reader.add_segment(recovered.segment_no, segment.clone());
         let poison = Arc::new(Poison::default());
-        let (tx, rx) = mpsc::sync_channel(config.queue_batches_max);
-        let (sync_tx, sync_rx) = mpsc::channel();
+        let jobs = Arc::new(Queue::new(config.queue_batches_max));
+        let synced = Arc::new(Queue::new(usize::MAX));
+        let (committer_jobs, committer_out, syncer_in) = (jobs.clone(), synced.clone(), synced);
         let committer = Committer {
             log_dir: dir.clone(),
             config: config.clone(),
@@ -166,16 +167,16 @@ impl Log {
         let spawn_err = |e| LogError::io(&dir, e);
         let committer = std::thread::Builder::new()
             .name("ledgraph-commit".into())
-            .spawn(move || committer.run(rx, sync_tx))
+            .spawn(move || committer.run(committer_jobs, committer_out))
             .map_err(spawn_err)?;
         let syncer = std::thread::Builder::new()
             .name("ledgraph-sync".into())
-            .spawn(move || syncer.run(sync_rx))
+            .spawn(move || syncer.run(syncer_in))
             .map_err(spawn_err)?;
         let log = Log {
             reader,
             config,
-            sender: RwLock::new(Some(tx)),
+            jobs,
             threads: Mutex::new(Some((committer, syncer))),
             poison,
             _lock: lock,
@@ -194,14 +195,10 @@ impl Log {
 
     /// Appends one batch as one transaction and waits until it is durable and signed.
     pub fn append(&self, batch: Batch) -> Result<Ack, LogError> {
-        let (tx, rx) = mpsc::sync_channel(1);
-        self.append_with(
-            batch,
-            Box::new(move |result| {
-                let _ = tx.send(result);
-            }),
-        );
-        rx.recv().map_err(|_| LogError::Closed)?
+        let done = Arc::new(Completion::default());
+        let signal = done.clone();
+        self.append_with(batch, Box::new(move |result| signal.complete(result)));
+        done.wait()
     }
 
     /// Queues one batch; `reply` runs (on a log thread) once it is durable and signed, or failed.
@@ -214,11 +211,7 @@ impl Log {
             Ok(p) => p,
             Err(e) => return reply(Err(e)),
         };
-        let guard = self.sender.read().unwrap_or_else(|p| p.into_inner());
-        let Some(sender) = guard.as_ref() else {
-            return reply(Err(LogError::Closed));
-        };
-        if let Err(mpsc::SendError(job)) = sender.send(Job { prepared, reply }) {
+        if let Err(job) = self.jobs.push(Job { prepared, reply }) {
             (job.reply)(Err(LogError::Closed));
         }
     }
@@ -229,12 +222,7 @@ impl Log {
     }
 
     fn shutdown(&self) -> Result<(), LogError> {
-        drop(
-            self.sender
-                .write()
-                .unwrap_or_else(|p| p.into_inner())
-                .take(),
-        );
+        self.jobs.close();
         let threads = self
             .threads
             .lock()

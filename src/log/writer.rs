@@ -14,13 +14,13 @@
 
 use std::fs::File;
 use std::path::PathBuf;
-use std::sync::mpsc::{Receiver, Sender};
 use std::sync::{Arc, Mutex};
 
 use super::checkpoint::{Checkpoint, SignedCheckpoint};
 use super::checkpoint_store::CheckpointStore;
 use super::derived::{IndexEntry, Watermark, write_watermark};
 use super::merkle::{Frontier, Hash, leaf_hash};
+use super::queue::Queue;
 use super::reader::LogReader;
 use super::record::{
     KIND_COMMIT, KIND_EVENT, RECORD_HEADER_BYTES, begin_record, finish_record, push_record,
@@ -150,29 +150,25 @@ pub(crate) struct Committer {
 }
 
 impl Committer {
-    pub fn run(mut self, rx: Receiver<Job>, to_syncer: Sender<SyncItem>) {
-        while let Ok(first) = rx.recv() {
-            let mut events = first.prepared.lens.len();
-            let mut jobs = vec![first];
-            while events < self.config.group_events_max {
-                match rx.try_recv() {
-                    Ok(job) => {
-                        events += job.prepared.lens.len();
-                        jobs.push(job);
-                    }
-                    Err(_) => break,
-                }
-            }
+    pub fn run(mut self, jobs: Arc<Queue<Job>>, to_syncer: Arc<Queue<SyncItem>>) {
+        loop {
+            let mut events = 0;
+            let group_events_max = self.config.group_events_max;
+            let Some(group) = jobs.pop_batch(|job| {
+                events += job.prepared.lens.len();
+                events < group_events_max
+            }) else {
+                break;
+            };
             if let Some(reason) = self.poison.get() {
-                fail_all(jobs.into_iter().map(|j| j.reply).collect(), &reason);
+                fail_all(group.into_iter().map(|j| j.reply).collect(), &reason);
                 continue;
             }
-            let replies_on_error = self.write_group(jobs);
-            match replies_on_error {
+            match self.write_group(group) {
                 Ok(item) => {
-                    if let Err(item) = to_syncer.send(item) {
+                    if let Err(item) = to_syncer.push(item) {
                         fail_all(
-                            item.0.acks.into_iter().map(|a| a.0).collect(),
+                            item.acks.into_iter().map(|a| a.0).collect(),
                             "syncer stopped",
                         );
                     }
@@ -183,6 +179,7 @@ impl Committer {
                 }
             }
         }
+        to_syncer.close();
     }
 
     fn write_group(&mut self, jobs: Vec<Job>) -> Result<SyncItem, (LogError, Vec<Reply>)> {
@@ -372,13 +369,9 @@ pub(crate) struct Syncer {
 }
 
 impl Syncer {
-    pub fn run(mut self, rx: Receiver<SyncItem>) -> Result<(), LogError> {
-        while let Ok(first) = rx.recv() {
-            let mut items = vec![first];
-            while let Ok(item) = rx.try_recv() {
-                items.push(item);
-            }
-            self.sync_group(items);
+    pub fn run(mut self, items: Arc<Queue<SyncItem>>) -> Result<(), LogError> {
+        while let Some(batch) = items.pop_batch(|_| true) {
+            self.sync_group(batch);
         }
         self.finish()
     }
