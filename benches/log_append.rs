@@ -46,7 +46,6 @@
 //! per run) and `load1`, the 1-minute load average at that moment (the machine is shared; high
 //! load means noisy numbers). Progress goes to stderr. MB = 10⁶ bytes.
 
-use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -87,11 +86,13 @@ fn env_or<T: std::str::FromStr>(name: &str, default: T) -> Result<T>
 where
     T::Err: std::fmt::Display,
 {
-    let Ok(v) = std::env::var(name) else {
-        return Ok(default);
-    };
-    let parsed = v.replace('_', "").parse();
-    parsed.map_err(|e| anyhow::anyhow!("{name}={v:?}: {e}"))
+    match std::env::var(name) {
+        Ok(v) => v
+            .replace('_', "")
+            .parse()
+            .map_err(|e| anyhow::anyhow!("{name}={v:?}: {e}")),
+        Err(_) => Ok(default),
+    }
 }
 
 impl Settings {
@@ -120,14 +121,11 @@ fn node_key() -> Result<NodeKey> {
 }
 
 fn open_log(data_dir: &Path) -> Result<Log> {
-    let (log, _) = Log::open(
-        data_dir,
-        node_key()?,
-        LogConfig::default(),
-        Arc::new(SystemClock),
-    )
-    .with_context(|| format!("open log in {}", data_dir.display()))?;
-    Ok(log)
+    let (key, clock) = (node_key()?, Arc::new(SystemClock));
+    let opened = Log::open(data_dir, key, LogConfig::default(), clock);
+    Ok(opened
+        .with_context(|| format!("open log in {}", data_dir.display()))?
+        .0)
 }
 
 fn temp_dir(s: &Settings) -> Result<tempfile::TempDir> {
@@ -138,36 +136,53 @@ fn temp_dir(s: &Settings) -> Result<tempfile::TempDir> {
 }
 
 /// Generates distinct 200-byte events; `stream` keeps the subjects of each thread apart.
+/// Terms are templates ending in 12 counter digits, filled without `format!` (this is the
+/// appender's own work, which competes with the log for the 2 cores).
 struct EventGen {
     actor: ActorKey,
     predicate: NamedNode,
-    pad: String,
-    stream: u64,
+    subject: String,
+    object: String,
     next: u64,
 }
 
 impl EventGen {
     fn new(actor: ActorKey, stream: u64) -> Self {
-        // 58 bytes of framing (42 header + 3 × 5 term headers + 1 graph tag), subject = prefix
-        // + 17 digits/slash, object = pad + 17 digits/dash.
-        let used = 58 + SUBJECT_PREFIX.len() + 17 + PREDICATE.len() + 17;
-        let pad = "v".repeat(EVENT_BYTES.saturating_sub(used));
+        let subject = format!("{SUBJECT_PREFIX}{:04}/000000000000", stream % 10_000);
+        // 58 bytes of framing: 42 header + 3 × 5 term headers + 1 graph tag.
+        let pad = EVENT_BYTES.saturating_sub(58 + subject.len() + PREDICATE.len() + 17);
+        let object = format!("{}{:04}-000000000000", "v".repeat(pad), stream % 10_000);
+        let predicate = NamedNode::new_unchecked(PREDICATE);
         EventGen {
             actor,
-            predicate: NamedNode::new_unchecked(PREDICATE),
-            pad,
-            stream,
+            predicate,
+            subject,
+            object,
             next: 0,
         }
     }
 
+    /// `template` with its last 12 digits replaced by `n`.
+    fn fill(template: &str, n: u64) -> String {
+        let mut s = String::with_capacity(template.len());
+        s.push_str(&template[..template.len() - 12]);
+        let mut digits = [b'0'; 12];
+        let mut rest = n;
+        for d in digits.iter_mut().rev() {
+            *d = b'0' + (rest % 10) as u8;
+            rest /= 10;
+        }
+        s.extend(digits.iter().map(|&d| char::from(d)));
+        s
+    }
+
     fn quad(&mut self) -> Quad {
-        let (stream, n) = (self.stream % 10_000, self.next % 1_000_000_000_000);
+        let n = self.next % 1_000_000_000_000;
         self.next += 1;
         Quad::new(
-            NamedNode::new_unchecked(format!("{SUBJECT_PREFIX}{stream:04}/{n:012}")),
+            NamedNode::new_unchecked(Self::fill(&self.subject, n)),
             self.predicate.clone(),
-            Literal::new_simple_literal(format!("{}{stream:04}-{n:012}", self.pad)),
+            Literal::new_simple_literal(Self::fill(&self.object, n)),
             GraphName::DefaultGraph,
         )
     }
@@ -273,14 +288,13 @@ fn status_mb(field: &str) -> Result<f64> {
 
 fn free_bytes(dir: &Path) -> Result<u64> {
     use std::os::unix::ffi::OsStrExt;
-    let c =
-        std::ffi::CString::new(dir.as_os_str().as_bytes()).context("dir path has a NUL byte")?;
+    let c = std::ffi::CString::new(dir.as_os_str().as_bytes()).context("NUL in dir path")?;
     // SAFETY: statvfs writes only into the zero-initialised struct; `c` is a valid C string.
     let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
     // SAFETY: as above.
     if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
-        return Err(std::io::Error::last_os_error())
-            .with_context(|| format!("statvfs {}", dir.display()));
+        let e = std::io::Error::last_os_error();
+        return Err(e).with_context(|| format!("statvfs {}", dir.display()));
     }
     Ok(st.f_bavail as u64 * st.f_frsize as u64)
 }
@@ -305,11 +319,7 @@ fn build_cost(s: &Settings, actor: ActorKey, batch: usize) -> Result<f64> {
 fn naive_rate(s: &Settings, event: &[u8], seconds: f64) -> Result<f64> {
     let tmp = temp_dir(s)?;
     let path = tmp.path().join("naive.log");
-    let mut file = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&path)
-        .context("naive file")?;
+    let mut file = std::fs::File::create(&path).context("create naive log file")?;
     let (start, mut n) = (Instant::now(), 0u64);
     while start.elapsed().as_secs_f64() < seconds {
         file.write_all(event).context("naive write")?;
@@ -377,15 +387,12 @@ fn run_appenders(
             std::thread::sleep(Duration::from_millis(10));
             tick(done.load(Ordering::Relaxed), start.elapsed().as_secs_f64());
         }
-        let results: Vec<_> = handles
+        let joined = handles
             .into_iter()
-            .map(|h| h.join().expect("appender panicked"))
-            .collect();
-        (
-            results,
-            start.elapsed().as_secs_f64(),
-            cpu_seconds() - cpu_start,
-        )
+            .map(|h| h.join().expect("appender panicked"));
+        let results: Vec<_> = joined.collect();
+        let elapsed = start.elapsed().as_secs_f64();
+        (results, elapsed, cpu_seconds() - cpu_start)
     });
     let mut sizes = Vec::new();
     for r in results {

@@ -194,3 +194,36 @@ fn concurrent_appenders_get_disjoint_contiguous_ranges() {
     let times: Vec<u64> = (0..400).map(|s| log.event(s).unwrap().time).collect();
     assert!(times.windows(2).all(|w| w[0] < w[1]));
 }
+
+#[test]
+fn a_read_only_reader_sees_what_the_stored_checkpoint_covers_while_the_writer_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = LogConfig {
+        checkpoint_store_events: 1,
+        ..LogConfig::default()
+    };
+    let (log, _) = open(dir.path(), config);
+    log.append(batch(0, 3)).unwrap();
+    let reader =
+        ledgraph::log::LogReader::open_read_only(dir.path(), node_key().verifier()).unwrap();
+    assert_eq!(reader.size(), 3);
+    assert_eq!(reader.event(2).unwrap().quad, quad(2));
+    assert_eq!(
+        reader.checkpoint().checkpoint.root,
+        log.checkpoint().checkpoint.root
+    );
+    let proof = reader.inclusion_proof(1, None).unwrap();
+    verify_inclusion(
+        &proof.leaf_hash,
+        1,
+        3,
+        &proof.hashes,
+        &log.root_at(3).unwrap(),
+    )
+    .unwrap();
+    log.append(batch(3, 1)).unwrap();
+    assert!(
+        matches!(reader.event(3), Err(LogError::Range(_))),
+        "a reader never shows unverified state"
+    );
+}

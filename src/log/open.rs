@@ -28,7 +28,7 @@ use super::segment::{
     HeaderState, SEGMENT_HEADER_BYTES, SEGMENTS_DIR, create_segment, list_segments, open_segment,
     read_header, segment_path, sync_dir,
 };
-use super::writer::{Committer, Job, Poison, Reply, Syncer, check_commit, prepare};
+use super::writer::{Committer, Job, Poison, Reply, Syncer, check_commit, prepare, run_notifier};
 use super::{Ack, LogConfig, LogError, log_dir};
 use crate::event::Batch;
 use crate::event::hlc::{Clock, Hlc};
@@ -52,7 +52,11 @@ pub struct RecoveryReport {
 }
 
 /// The committer and syncer threads of an open log.
-type WriterThreads = (JoinHandle<()>, JoinHandle<Result<(), LogError>>);
+type WriterThreads = (
+    JoinHandle<()>,
+    JoinHandle<Result<(), LogError>>,
+    JoinHandle<()>,
+);
 
 /// An open, writable log. Reads go through [`LogReader`] (this derefs to it).
 pub struct Log {
@@ -134,6 +138,7 @@ impl Log {
         let poison = Arc::new(Poison::default());
         let jobs = Arc::new(Queue::new(config.queue_batches_max));
         let synced = Arc::new(Queue::new(usize::MAX));
+        let notices = Arc::new(Queue::new(usize::MAX));
         let (committer_jobs, committer_out, syncer_in) = (jobs.clone(), synced.clone(), synced);
         let committer = Committer {
             log_dir: dir.clone(),
@@ -163,6 +168,7 @@ impl Log {
             stored_size: recovered.events,
             derived_synced: recovered.events,
             last_watermark: None,
+            notices: notices.clone(),
         };
         let spawn_err = |e| LogError::io(&dir, e);
         let committer = std::thread::Builder::new()
@@ -173,11 +179,15 @@ impl Log {
             .name("ledgraph-sync".into())
             .spawn(move || syncer.run(syncer_in))
             .map_err(spawn_err)?;
+        let notifier = std::thread::Builder::new()
+            .name("ledgraph-notify".into())
+            .spawn(move || run_notifier(notices))
+            .map_err(spawn_err)?;
         let log = Log {
             reader,
             config,
             jobs,
-            threads: Mutex::new(Some((committer, syncer))),
+            threads: Mutex::new(Some((committer, syncer, notifier))),
             poison,
             _lock: lock,
         };
@@ -228,12 +238,14 @@ impl Log {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .take();
-        let Some((committer, syncer)) = threads else {
+        let Some((committer, syncer, notifier)) = threads else {
             return Ok(());
         };
         let died = |_| LogError::Poisoned("a log thread panicked".into());
         committer.join().map_err(died)?;
-        syncer.join().map_err(died)?
+        let synced = syncer.join().map_err(died)?;
+        notifier.join().map_err(died)?;
+        synced
     }
 }
 

@@ -268,12 +268,13 @@ impl Committer {
     fn frame_transaction(&mut self, prepared: &Prepared) -> u64 {
         let first = self.next_seq;
         let mut at = 0usize;
+        let wall_ms = self.clock.now_ms();
         for &len in &prepared.lens {
             let event = &prepared.encoded[at..at + len as usize];
             at += len as usize;
             let start = begin_record(&mut self.buf, KIND_EVENT);
             self.buf.extend_from_slice(event);
-            let time = self.hlc.tick(self.clock.now_ms());
+            let time = self.hlc.tick(wall_ms);
             let time_at = start + RECORD_HEADER_BYTES + TIME_OFFSET;
             self.buf[time_at..time_at + 8].copy_from_slice(&time.to_be_bytes());
             finish_record(&mut self.buf, start);
@@ -353,6 +354,31 @@ fn parse_commit(payload: &[u8]) -> Option<Commit> {
     })
 }
 
+/// Acknowledgements of durable, signed batches, on their way to the appenders.
+pub(crate) struct Notice {
+    checkpoint: Arc<SignedCheckpoint>,
+    acks: Vec<(Reply, u64, u64)>,
+}
+
+impl Notice {
+    fn deliver(self) {
+        for (reply, first_seq, count) in self.acks {
+            reply(Ok(Ack {
+                first_seq,
+                count,
+                checkpoint: self.checkpoint.clone(),
+            }));
+        }
+    }
+}
+
+/// The notifier thread: delivers acknowledgements in commit order.
+pub(crate) fn run_notifier(notices: Arc<Queue<Notice>>) {
+    while let Some(batch) = notices.pop_batch(|_| true) {
+        batch.into_iter().for_each(Notice::deliver);
+    }
+}
+
 /// State owned by the syncer thread.
 pub(crate) struct Syncer {
     pub log_dir: PathBuf,
@@ -366,6 +392,7 @@ pub(crate) struct Syncer {
     pub stored_at_ms: u64,
     pub derived_synced: u64,
     pub last_watermark: Option<Watermark>,
+    pub notices: Arc<Queue<Notice>>,
 }
 
 impl Syncer {
@@ -373,7 +400,9 @@ impl Syncer {
         while let Some(batch) = items.pop_batch(|_| true) {
             self.sync_group(batch);
         }
-        self.finish()
+        let result = self.finish();
+        self.notices.close();
+        result
     }
 
     fn sync_group(&mut self, items: Vec<SyncItem>) {
@@ -395,12 +424,14 @@ impl Syncer {
             Err(reason) => return fail_all(acks.map(|a| a.0).collect(), &reason),
         };
         self.reader.publish(checkpoint.clone());
-        for (reply, first_seq, count) in acks {
-            reply(Ok(Ack {
-                first_seq,
-                count,
-                checkpoint: checkpoint.clone(),
-            }));
+        // Waking the appenders costs more than the fsync on a small machine: hand it to the
+        // notifier so the next fsync starts now.
+        let notice = Notice {
+            checkpoint: checkpoint.clone(),
+            acks: acks.collect(),
+        };
+        if let Err(notice) = self.notices.push(notice) {
+            notice.deliver();
         }
         self.last_watermark = Some(watermark);
         if let Err(e) = self.after_ack(&checkpoint, watermark) {
