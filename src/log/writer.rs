@@ -424,6 +424,10 @@ impl Syncer {
             Err(reason) => return fail_all(acks.map(|a| a.0).collect(), &reason),
         };
         self.reader.publish(checkpoint.clone());
+        // Stored before anyone is told, so a reader opened after an ack sees it (when due).
+        if let Err(e) = self.store_checkpoint(&checkpoint) {
+            self.poison.set(e.to_string());
+        }
         // Waking the appenders costs more than the fsync on a small machine: hand it to the
         // notifier so the next fsync starts now.
         let notice = Notice {
@@ -434,7 +438,7 @@ impl Syncer {
             notice.deliver();
         }
         self.last_watermark = Some(watermark);
-        if let Err(e) = self.after_ack(&checkpoint, watermark) {
+        if let Err(e) = self.sync_derived(checkpoint.checkpoint.size, watermark) {
             self.poison.set(e.to_string());
         }
     }
@@ -463,11 +467,8 @@ impl Syncer {
     }
 
     /// Work that must not delay acknowledgements: storing a checkpoint, syncing derived files.
-    fn after_ack(
-        &mut self,
-        checkpoint: &SignedCheckpoint,
-        watermark: Watermark,
-    ) -> Result<(), LogError> {
+    /// Stores one checkpoint per `checkpoint_store_events` events or interval.
+    fn store_checkpoint(&mut self, checkpoint: &SignedCheckpoint) -> Result<(), LogError> {
         let size = checkpoint.checkpoint.size;
         let now = self.clock.now_ms();
         let due_by_time =
@@ -477,6 +478,12 @@ impl Syncer {
             self.stored_size = size;
             self.stored_at_ms = now;
         }
+        Ok(())
+    }
+
+    /// Makes the derived files durable every `derived_sync_events` events; after the acks,
+    /// since nothing acknowledged depends on it.
+    fn sync_derived(&mut self, size: u64, watermark: Watermark) -> Result<(), LogError> {
         if size - self.derived_synced >= self.config.derived_sync_events {
             self.reader.derived().sync()?;
             write_watermark(&self.log_dir, watermark)?;
