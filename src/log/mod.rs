@@ -26,6 +26,7 @@ mod queue;
 pub mod reader;
 pub mod record;
 pub mod segment;
+mod sync;
 pub mod verify;
 mod writer;
 

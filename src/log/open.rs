@@ -28,7 +28,8 @@ use super::segment::{
     HeaderState, SEGMENT_HEADER_BYTES, SEGMENTS_DIR, create_segment, list_segments, open_segment,
     read_header, segment_path, sync_dir,
 };
-use super::writer::{Committer, Job, Poison, Reply, Syncer, check_commit, prepare, run_notifier};
+use super::sync::{Signer, Syncer};
+use super::writer::{Committer, Job, Poison, Reply, check_commit, prepare};
 use super::{Ack, LogConfig, LogError, log_dir};
 use crate::event::Batch;
 use crate::event::hlc::{Clock, Hlc};
@@ -55,7 +56,7 @@ pub struct RecoveryReport {
 type WriterThreads = (
     JoinHandle<()>,
     JoinHandle<Result<(), LogError>>,
-    JoinHandle<()>,
+    JoinHandle<Result<(), LogError>>,
 );
 
 /// An open, writable log. Reads go through [`LogReader`] (this derefs to it).
@@ -138,7 +139,7 @@ impl Log {
         let poison = Arc::new(Poison::default());
         let jobs = Arc::new(Queue::new(config.queue_batches_max));
         let synced = Arc::new(Queue::new(usize::MAX));
-        let notices = Arc::new(Queue::new(usize::MAX));
+        let durable = Arc::new(Queue::new(usize::MAX));
         let (committer_jobs, committer_out, syncer_in) = (jobs.clone(), synced.clone(), synced);
         let committer = Committer {
             log_dir: dir.clone(),
@@ -159,6 +160,14 @@ impl Log {
         let syncer = Syncer {
             log_dir: dir.clone(),
             config: config.clone(),
+            reader: reader.clone(),
+            poison: poison.clone(),
+            derived_synced: recovered.events,
+            last_watermark: None,
+            durable: durable.clone(),
+        };
+        let signer = Signer {
+            config: config.clone(),
             stored_at_ms: clock.now_ms(),
             clock,
             key,
@@ -166,9 +175,6 @@ impl Log {
             store,
             poison: poison.clone(),
             stored_size: recovered.events,
-            derived_synced: recovered.events,
-            last_watermark: None,
-            notices: notices.clone(),
         };
         let spawn_err = |e| LogError::io(&dir, e);
         let committer = std::thread::Builder::new()
@@ -179,15 +185,15 @@ impl Log {
             .name("ledgraph-sync".into())
             .spawn(move || syncer.run(syncer_in))
             .map_err(spawn_err)?;
-        let notifier = std::thread::Builder::new()
-            .name("ledgraph-notify".into())
-            .spawn(move || run_notifier(notices))
+        let signer = std::thread::Builder::new()
+            .name("ledgraph-sign".into())
+            .spawn(move || signer.run(durable))
             .map_err(spawn_err)?;
         let log = Log {
             reader,
             config,
             jobs,
-            threads: Mutex::new(Some((committer, syncer, notifier))),
+            threads: Mutex::new(Some((committer, syncer, signer))),
             poison,
             _lock: lock,
         };
@@ -238,14 +244,14 @@ impl Log {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .take();
-        let Some((committer, syncer, notifier)) = threads else {
+        let Some((committer, syncer, signer)) = threads else {
             return Ok(());
         };
         let died = |_| LogError::Poisoned("a log thread panicked".into());
         committer.join().map_err(died)?;
         let synced = syncer.join().map_err(died)?;
-        notifier.join().map_err(died)?;
-        synced
+        let signed = signer.join().map_err(died)?;
+        synced.and(signed)
     }
 }
 

@@ -16,9 +16,7 @@ use std::fs::File;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use super::checkpoint::{Checkpoint, SignedCheckpoint};
-use super::checkpoint_store::CheckpointStore;
-use super::derived::{IndexEntry, Watermark, write_watermark};
+use super::derived::{IndexEntry, Watermark};
 use super::merkle::{Frontier, Hash, leaf_hash};
 use super::queue::Queue;
 use super::reader::LogReader;
@@ -30,7 +28,6 @@ use super::{Ack, LogConfig, LogError};
 use crate::event::encoding::{TIME_OFFSET, encode_event};
 use crate::event::hlc::{Clock, Hlc};
 use crate::event::{ActorKey, Batch, Event};
-use crate::keys::NodeKey;
 
 /// What an appender waits on.
 pub type Reply = Box<dyn FnOnce(Result<Ack, LogError>) + Send>;
@@ -116,7 +113,7 @@ impl Poison {
     }
 }
 
-fn fail_all(replies: Vec<Reply>, reason: &str) {
+pub(crate) fn fail_all(replies: Vec<Reply>, reason: &str) {
     for reply in replies {
         reply(Err(LogError::Poisoned(reason.to_owned())));
     }
@@ -124,11 +121,11 @@ fn fail_all(replies: Vec<Reply>, reason: &str) {
 
 /// One group handed from committer to syncer.
 pub(crate) struct SyncItem {
-    files: Vec<Arc<File>>,
-    size: u64,
-    root: Hash,
-    watermark: Watermark,
-    acks: Vec<(Reply, u64, u64)>,
+    pub files: Vec<Arc<File>>,
+    pub size: u64,
+    pub root: Hash,
+    pub watermark: Watermark,
+    pub acks: Vec<(Reply, u64, u64)>,
 }
 
 /// State owned by the committer thread.
@@ -352,160 +349,4 @@ fn parse_commit(payload: &[u8]) -> Option<Commit> {
         count: u64::from(count),
         signature,
     })
-}
-
-/// Acknowledgements of durable, signed batches, on their way to the appenders.
-pub(crate) struct Notice {
-    checkpoint: Arc<SignedCheckpoint>,
-    acks: Vec<(Reply, u64, u64)>,
-}
-
-impl Notice {
-    fn deliver(self) {
-        for (reply, first_seq, count) in self.acks {
-            reply(Ok(Ack {
-                first_seq,
-                count,
-                checkpoint: self.checkpoint.clone(),
-            }));
-        }
-    }
-}
-
-/// The notifier thread: delivers acknowledgements in commit order.
-pub(crate) fn run_notifier(notices: Arc<Queue<Notice>>) {
-    while let Some(batch) = notices.pop_batch(|_| true) {
-        batch.into_iter().for_each(Notice::deliver);
-    }
-}
-
-/// State owned by the syncer thread.
-pub(crate) struct Syncer {
-    pub log_dir: PathBuf,
-    pub config: LogConfig,
-    pub clock: Arc<dyn Clock>,
-    pub key: NodeKey,
-    pub reader: Arc<LogReader>,
-    pub store: CheckpointStore,
-    pub poison: Arc<Poison>,
-    pub stored_size: u64,
-    pub stored_at_ms: u64,
-    pub derived_synced: u64,
-    pub last_watermark: Option<Watermark>,
-    pub notices: Arc<Queue<Notice>>,
-}
-
-impl Syncer {
-    pub fn run(mut self, items: Arc<Queue<SyncItem>>) -> Result<(), LogError> {
-        while let Some(batch) = items.pop_batch(|_| true) {
-            self.sync_group(batch);
-        }
-        let result = self.finish();
-        self.notices.close();
-        result
-    }
-
-    fn sync_group(&mut self, items: Vec<SyncItem>) {
-        let Some(last) = items.last() else { return };
-        let (size, root, watermark) = (last.size, last.root, last.watermark);
-        let outcome = match self.poison.get() {
-            Some(reason) => Err(reason),
-            None => self
-                .make_durable(&items)
-                .and_then(|()| self.sign(size, root))
-                .map_err(|e| {
-                    self.poison.set(e.to_string());
-                    e.to_string()
-                }),
-        };
-        let acks = items.into_iter().flat_map(|i| i.acks);
-        let checkpoint = match outcome {
-            Ok(checkpoint) => checkpoint,
-            Err(reason) => return fail_all(acks.map(|a| a.0).collect(), &reason),
-        };
-        self.reader.publish(checkpoint.clone());
-        // Stored before anyone is told, so a reader opened after an ack sees it (when due).
-        if let Err(e) = self.store_checkpoint(&checkpoint) {
-            self.poison.set(e.to_string());
-        }
-        // Waking the appenders costs more than the fsync on a small machine: hand it to the
-        // notifier so the next fsync starts now.
-        let notice = Notice {
-            checkpoint: checkpoint.clone(),
-            acks: acks.collect(),
-        };
-        if let Err(notice) = self.notices.push(notice) {
-            notice.deliver();
-        }
-        self.last_watermark = Some(watermark);
-        if let Err(e) = self.sync_derived(checkpoint.checkpoint.size, watermark) {
-            self.poison.set(e.to_string());
-        }
-    }
-
-    fn make_durable(&self, items: &[SyncItem]) -> Result<(), LogError> {
-        let mut synced: Vec<&Arc<File>> = Vec::new();
-        for file in items.iter().flat_map(|i| i.files.iter()) {
-            if synced.iter().any(|s| Arc::ptr_eq(s, file)) {
-                continue;
-            }
-            file.sync_data()
-                .map_err(|e| LogError::io(&self.log_dir, e))?;
-            synced.push(file);
-        }
-        Ok(())
-    }
-
-    fn sign(&self, size: u64, root: Hash) -> Result<Arc<SignedCheckpoint>, LogError> {
-        let checkpoint = Checkpoint {
-            origin: self.key.name().to_owned(),
-            size,
-            root,
-            extensions: Vec::new(),
-        };
-        Ok(Arc::new(SignedCheckpoint::sign(checkpoint, &self.key)?))
-    }
-
-    /// Work that must not delay acknowledgements: storing a checkpoint, syncing derived files.
-    /// Stores one checkpoint per `checkpoint_store_events` events or interval.
-    fn store_checkpoint(&mut self, checkpoint: &SignedCheckpoint) -> Result<(), LogError> {
-        let size = checkpoint.checkpoint.size;
-        let now = self.clock.now_ms();
-        let due_by_time =
-            now.saturating_sub(self.stored_at_ms) >= self.config.checkpoint_store_interval_ms;
-        if size - self.stored_size >= self.config.checkpoint_store_events || due_by_time {
-            self.store.append(&checkpoint.note)?;
-            self.stored_size = size;
-            self.stored_at_ms = now;
-        }
-        Ok(())
-    }
-
-    /// Makes the derived files durable every `derived_sync_events` events; after the acks,
-    /// since nothing acknowledged depends on it.
-    fn sync_derived(&mut self, size: u64, watermark: Watermark) -> Result<(), LogError> {
-        if size - self.derived_synced >= self.config.derived_sync_events {
-            self.reader.derived().sync()?;
-            write_watermark(&self.log_dir, watermark)?;
-            self.derived_synced = size;
-        }
-        Ok(())
-    }
-
-    /// On close: store the latest checkpoint and make every file durable.
-    fn finish(&mut self) -> Result<(), LogError> {
-        if self.poison.get().is_some() {
-            return Ok(());
-        }
-        let latest = self.reader.checkpoint();
-        if latest.checkpoint.size != self.stored_size {
-            self.store.append(&latest.note)?;
-        }
-        self.store.sync()?;
-        if let Some(watermark) = self.last_watermark {
-            self.reader.derived().sync()?;
-            write_watermark(&self.log_dir, watermark)?;
-        }
-        Ok(())
-    }
 }
