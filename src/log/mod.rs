@@ -1,9 +1,10 @@
 //! The signed log: ledgraph's source of truth.
 //!
 //! Events are appended to segment files ([`segment`], [`record`]) by one committer thread that
-//! groups concurrent batches; a syncer thread makes each group durable with one `fdatasync`,
-//! signs a checkpoint (C2SP `tlog-checkpoint` in a `signed-note`, [`checkpoint`]) over the
-//! RFC 6962 Merkle root ([`merkle`]) and only then acknowledges the batches. Tree hashes and the
+//! groups concurrent batches; a syncer thread makes each group durable with one `fdatasync`;
+//! a signer thread then signs a checkpoint (C2SP `tlog-checkpoint` in a `signed-note`,
+//! [`checkpoint`]) over the RFC 6962 Merkle root ([`merkle`]) and only then acknowledges the
+//! batches. Tree hashes and the
 //! event index live on disk ([`derived`]), so memory does not grow with the log. [`open`]
 //! recovers after a crash, [`reader`] serves events and proofs, [`verify`] re-checks
 //! everything from the bytes on disk.

@@ -1,12 +1,11 @@
-//! Group commit: one committer thread writes, one syncer thread makes durable, signs and acks.
+//! Group commit, first stage: the committer thread writes.
 //!
 //! Appenders encode their batch on their own thread ([`prepare`]) and queue it. The committer
 //! takes every batch waiting, stamps HLC times, frames records, hashes leaves, extends the tree
-//! and writes the whole group with one `pwrite`; it then hands the group to the syncer and
-//! goes on with the next one. The syncer runs one `fdatasync` for everything written since its
-//! last one, signs a checkpoint for the new size, publishes it to readers and acknowledges the
-//! batches. So CPU work of group *k+1* overlaps the fsync of group *k*, and one fsync serves as
-//! many batches as arrive during it.
+//! and writes the whole group with one `pwrite`; it then hands the group to the syncer
+//! (`sync.rs`: fdatasync, then sign and acknowledge) and goes on with the next one. So the CPU
+//! work of group *k+1* overlaps the fsync of group *k*, and one fsync serves as many batches
+//! as arrive during it.
 //!
 //! A failed write or fsync poisons the log: the page cache may have dropped the data
 //! (fsyncgate), so retrying could acknowledge lost bytes. Every later append fails until the
