@@ -188,6 +188,15 @@ fn append_show_prove_and_verify_round_trip() {
         patch.contains("D <https://e.org/s> <https://e.org/p> <https://e.org/o> ."),
         "{patch}"
     );
+    let rows: Vec<&str> = patch
+        .lines()
+        .map(|l| l.split(' ').next().unwrap_or(""))
+        .collect();
+    assert_eq!(
+        rows,
+        ["TX", "A", "A", "D", "TC", "TX", "A", "TC"],
+        "one TX/TC per logged transaction:\n{patch}"
+    );
     let state = stdout(&ledgraph(&data, &["log", "export", "--format", "nquads"]));
     assert!(state.contains("\"x\"@en <https://e.org/g> ."), "{state}");
 }

@@ -49,7 +49,8 @@ pub enum LogCommand {
         #[arg(long, value_enum, default_value_t = ShowFormat::Text)]
         format: ShowFormat,
     },
-    /// Export the log as RDF Patch (every event), or the current state as N-Quads.
+    /// Export the log as RDF Patch (every event, one TX/TC per transaction), or the current
+    /// state as N-Quads (built in memory).
     Export {
         #[arg(long, value_enum)]
         format: ExportFormat,
@@ -312,10 +313,12 @@ fn export(data: &Path, format: ExportFormat) -> anyhow::Result<()> {
     let bar = progress_bar(size, "exporting");
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let mut state = BTreeSet::new();
-    if let ExportFormat::RdfPatch = format {
-        writeln!(out, "TX .")?;
-    }
     for seq in 0..size {
+        if matches!(format, ExportFormat::RdfPatch)
+            && (seq == 0 || log.ends_transaction(seq - 1)?)
+        {
+            writeln!(out, "TX .")?;
+        }
         let event = crate::event::decode_event(&log.entry(seq)?)?;
         let line = quad_line(&event.quad);
         match (format, event.op) {
@@ -328,17 +331,15 @@ fn export(data: &Path, format: ExportFormat) -> anyhow::Result<()> {
                 state.remove(&line);
             }
         }
+        if matches!(format, ExportFormat::RdfPatch) && log.ends_transaction(seq)? {
+            writeln!(out, "TC .")?;
+        }
         if seq % 4096 == 0 {
             bar.set_position(seq);
         }
     }
-    match format {
-        ExportFormat::RdfPatch => writeln!(out, "TC .")?,
-        ExportFormat::Nquads => {
-            for line in state {
-                writeln!(out, "{line} .")?;
-            }
-        }
+    for line in state {
+        writeln!(out, "{line} .")?;
     }
     bar.finish_and_clear();
     Ok(())

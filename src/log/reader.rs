@@ -16,7 +16,7 @@ use serde::Serialize;
 use super::checkpoint::SignedCheckpoint;
 use super::derived::DerivedFiles;
 use super::merkle::{self, Hash, NodeSource};
-use super::record::{KIND_EVENT, read_record_at};
+use super::record::{KIND_EVENT, RECORD_HEADER_BYTES, read_record_at};
 use super::segment::segment_path;
 use super::{LogError, checkpoint_store, log_dir};
 use crate::event::{Event, decode_event};
@@ -206,6 +206,20 @@ impl LogReader {
             ));
         }
         Ok(payload)
+    }
+
+    /// Whether event `seq` is the last of its transaction. Events of one transaction are
+    /// adjacent records; a commit record (or a new segment) separates transactions, so the
+    /// index alone answers without reading the segments.
+    pub fn ends_transaction(&self, seq: u64) -> Result<bool, LogError> {
+        self.check_seq(seq, self.size())?;
+        if seq + 1 == self.size() {
+            return Ok(true);
+        }
+        let (here, next) = (self.derived.entry(seq)?, self.derived.entry(seq + 1)?);
+        let contiguous =
+            u64::from(here.offset) + RECORD_HEADER_BYTES as u64 + u64::from(here.payload_len);
+        Ok(next.segment != here.segment || u64::from(next.offset) != contiguous)
     }
 
     /// Event `seq`, decoded.
