@@ -46,7 +46,10 @@ pub fn load(log_dir: &Path, verifier: &Verifier) -> Result<Loaded, LogError> {
     check_magic(&path)?;
     let mut reader = RecordReader::open(&path, 8)?;
     let mut payload = Vec::new();
-    let mut loaded = Loaded::default();
+    let mut loaded = Loaded {
+        end: 8,
+        ..Loaded::default()
+    };
     loop {
         match reader.next(&mut payload)? {
             Next::End => break,
@@ -80,9 +83,6 @@ pub fn load(log_dir: &Path, verifier: &Verifier) -> Result<Loaded, LogError> {
             }
         }
         loaded.end = reader.position();
-    }
-    if loaded.end < 8 {
-        loaded.end = 8;
     }
     Ok(loaded)
 }

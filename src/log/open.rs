@@ -459,7 +459,7 @@ impl Rebuild {
                 Next::Record {
                     kind: KIND_EVENT,
                     offset,
-                } => pending.push((offset, payload.clone())),
+                } => pending.push((offset, std::mem::take(&mut payload))),
                 Next::Record {
                     kind: KIND_COMMIT,
                     offset,

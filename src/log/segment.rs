@@ -58,19 +58,12 @@ pub fn read_header(path: &Path, number: u64) -> Result<HeaderState, LogError> {
 
 /// Checks the first bytes of a segment (at most a header's worth).
 pub fn check_header(path: &Path, number: u64, bytes: &[u8]) -> Result<HeaderState, LogError> {
-    if bytes.len() < SEGMENT_HEADER_BYTES as usize || bytes.iter().all(|&b| b == 0) {
-        if bytes.len() < SEGMENT_HEADER_BYTES as usize
-            && !SEGMENT_MAGIC.starts_with(&bytes[..bytes.len().min(8)])
-        {
-            return Err(LogError::corruption(
-                path,
-                0,
-                "not a segment file (bad magic)",
-            ));
-        }
+    let short = bytes.len() < SEGMENT_HEADER_BYTES as usize;
+    let magic_prefix = SEGMENT_MAGIC.starts_with(&bytes[..bytes.len().min(8)]);
+    if bytes.iter().all(|&b| b == 0) || (short && magic_prefix) {
         return Ok(HeaderState::Torn);
     }
-    if &bytes[..8] != SEGMENT_MAGIC {
+    if short || &bytes[..8] != SEGMENT_MAGIC {
         return Err(LogError::corruption(
             path,
             0,
