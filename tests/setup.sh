@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs, idempotently, what the build and tests need beyond the Rust toolchain.
-# Today that is only the rustfmt/clippy components; Debian packages go in APT_PACKAGES.
+# libclang-dev: Oxigraph's RocksDB bindgen step needs libclang. Also the rustfmt/clippy components.
 set -euo pipefail
-APT_PACKAGES=()
+APT_PACKAGES=(libclang-dev)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
