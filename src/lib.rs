@@ -3,18 +3,14 @@
 //! Every change is an RDF triple [`event`] appended to a signed Merkle [`log`]; everything
 //! else is a projection of that log. The parts, in data-flow order: [`event`] (the model and
 //! its canonical bytes) → [`log`] (segments, Merkle tree, checkpoints, proofs, recovery) —
-//! with [`keys`] holding the node's signing identity and [`cli`] the command line over them.
+//! with [`keys`] holding the node's signing identity — → [`store`] (the Oxigraph projection,
+//! replay, SPARQL Update as a delta) → [`http`] (the server) and [`cli`] (the command line).
 //! Dependencies point one way: `log` knows nothing of HTTP or Oxigraph.
 
 pub mod cli;
+pub mod demo;
 pub mod event;
 pub mod keys;
+pub mod http;
 pub mod log;
-
-/// The demo ontologies compiled into the binary, so `ledgraph demo` works from anywhere.
-pub mod demo {
-    /// The platform vocabulary.
-    pub const PLATFORM_ONTOLOGY: &str = include_str!("../ontology/ledgraph.ttl");
-    /// The demo domain (sensors, assets, maintenance).
-    pub const DEMO_ONTOLOGY: &str = include_str!("../ontology/demo.ttl");
-}
+pub mod store;

@@ -349,12 +349,8 @@ fn export(data: &Path, format: ExportFormat) -> anyhow::Result<()> {
 pub fn demo(data: &Path) -> anyhow::Result<()> {
     let log = open_log(data)?;
     if log.size() == 0 {
-        for (name, text) in [
-            ("ledgraph.ttl", crate::demo::PLATFORM_ONTOLOGY),
-            ("demo.ttl", crate::demo::DEMO_ONTOLOGY),
-        ] {
-            let changes = parse_input(Path::new(name), text.as_bytes(), InputFormat::Ttl)?;
-            let ack = log.append(node_batch(data, changes)?)?;
+        let actor = ActorKey(keys::load_key(data)?.public_key());
+        for (name, ack) in crate::demo::append_demo_ontologies(&log, actor)? {
             println!(
                 "appended ontology/{name}: {} events from seq {}",
                 ack.count, ack.first_seq

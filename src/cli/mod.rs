@@ -5,6 +5,7 @@
 //! usage errors (clap), and 3 when verification finds damage or tampering.
 
 mod log_cmd;
+mod serve;
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -28,14 +29,9 @@ pub const EXIT_VERIFY_FAILED: u8 = 3;
     about = "An event-sourced, verifiable knowledge graph"
 )]
 pub struct Cli {
-    /// Data directory (node key, log, projections).
-    #[arg(
-        long,
-        global = true,
-        env = "LEDGRAPH_DATA",
-        default_value = "./ledgraph-data"
-    )]
-    pub data: PathBuf,
+    /// Data directory (node key, log, projections) [default: ./ledgraph-data].
+    #[arg(long, global = true, env = "LEDGRAPH_DATA")]
+    pub data: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -56,12 +52,18 @@ pub enum Command {
     Log(log_cmd::LogCommand),
     /// Append the demo ontologies to a fresh log, verify it, and prove an event's inclusion.
     Demo,
+    /// Serve the SPARQL endpoint, the publish API and the log over HTTP.
+    Serve(serve::ServeArgs),
 }
+
+/// The data directory when neither `--data`, `LEDGRAPH_DATA` nor a config file names one.
+pub const DEFAULT_DATA_DIR: &str = "./ledgraph-data";
 
 /// Runs the CLI and maps errors to exit codes.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing();
+    // The server reports what it does; one-shot commands only warn.
+    init_tracing(if matches!(cli.command, Command::Serve(_)) { "info" } else { "warn" });
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -74,9 +76,9 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn init_tracing() {
+fn init_tracing(default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("LEDGRAPH_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -96,10 +98,15 @@ fn one_line(e: &anyhow::Error) -> String {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
+    let data = cli
+        .data
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
     match cli.command {
-        Command::Keygen { name, force } => keygen(&cli.data, name.as_deref(), force),
-        Command::Log(cmd) => log_cmd::run(&cli.data, cmd),
-        Command::Demo => log_cmd::demo(&cli.data),
+        Command::Keygen { name, force } => keygen(&data, name.as_deref(), force),
+        Command::Log(cmd) => log_cmd::run(&data, cmd),
+        Command::Demo => log_cmd::demo(&data),
+        Command::Serve(args) => serve::run(cli.data, &args),
     }
 }
 

@@ -1,0 +1,122 @@
+//! `ledgraph serve`: flags, environment variables and a TOML file, merged in that order of
+//! precedence (flag > env > file > default), then the server until SIGTERM or Ctrl-C.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use serde::Deserialize;
+
+use crate::http::auth::Tokens;
+use crate::http::server::{self, ServerConfig};
+
+/// Options of `ledgraph serve`; each is also `LEDGRAPH_<NAME>` and a key of the `--config` file.
+#[derive(clap::Args, Debug, Default)]
+pub struct ServeArgs {
+    /// TOML file with any of these options (keys as the flags, with underscores), and `data`.
+    #[arg(long, env = "LEDGRAPH_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on (default 127.0.0.1:7878). A non-loopback address needs tokens.
+    #[arg(long, env = "LEDGRAPH_BIND")]
+    pub bind: Option<SocketAddr>,
+    /// Tokens file (TOML: [[token]] name, secret, scopes = ["read"|"publish"|"admin"]).
+    /// LEDGRAPH_TOKENS="secret=scope,scope;…" adds more.
+    #[arg(long, env = "LEDGRAPH_TOKENS_FILE")]
+    pub tokens_file: Option<PathBuf>,
+    /// Largest request body, in bytes (default 64 MiB).
+    #[arg(long, env = "LEDGRAPH_REQUEST_BODY_BYTES_MAX")]
+    pub request_body_bytes_max: Option<usize>,
+    /// Query time limit in milliseconds (default 30000).
+    #[arg(long, env = "LEDGRAPH_QUERY_TIMEOUT_MS")]
+    pub query_timeout_ms: Option<u64>,
+    /// Most changes one SPARQL Update or Graph Store write may make (default 1000000).
+    #[arg(long, env = "LEDGRAPH_UPDATE_CHANGES_MAX")]
+    pub update_changes_max: Option<usize>,
+    /// Authority for Skolem IRIs of blank nodes (default https://ledgraph.local).
+    #[arg(long, env = "LEDGRAPH_GENID_BASE")]
+    pub genid_base: Option<String>,
+    /// Do not append the demo ontologies to an empty log.
+    #[arg(long, env = "LEDGRAPH_NO_DEMO")]
+    pub no_demo: bool,
+}
+
+#[derive(Deserialize, Default, Debug)]
+#[serde(deny_unknown_fields)]
+struct ServeFile {
+    data: Option<PathBuf>,
+    bind: Option<SocketAddr>,
+    tokens_file: Option<PathBuf>,
+    request_body_bytes_max: Option<usize>,
+    query_timeout_ms: Option<u64>,
+    update_changes_max: Option<usize>,
+    genid_base: Option<String>,
+    no_demo: Option<bool>,
+}
+
+fn read_file(path: &Path) -> anyhow::Result<ServeFile> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("{}", path.display()))
+}
+
+/// Merges flags/env (`args`, `data`) over the file over the defaults.
+pub fn resolve(data: Option<PathBuf>, args: &ServeArgs) -> anyhow::Result<ServerConfig> {
+    let file = match &args.config {
+        Some(path) => read_file(path)?,
+        None => ServeFile::default(),
+    };
+    let data = data
+        .or(file.data)
+        .unwrap_or_else(|| PathBuf::from(super::DEFAULT_DATA_DIR));
+    let mut config = ServerConfig::new(data);
+    if let Some(bind) = args.bind.or(file.bind) {
+        config.bind = bind;
+    }
+    let limits = &mut config.limits;
+    if let Some(v) = args.request_body_bytes_max.or(file.request_body_bytes_max) {
+        limits.request_body_bytes_max = v;
+    }
+    if let Some(v) = args.query_timeout_ms.or(file.query_timeout_ms) {
+        limits.query_timeout_ms = v;
+    }
+    if let Some(v) = args.update_changes_max.or(file.update_changes_max) {
+        limits.update_changes_max = v;
+    }
+    if let Some(v) = args.genid_base.clone().or(file.genid_base) {
+        config.genid_base = v;
+    }
+    config.demo_data = !(args.no_demo || file.no_demo.unwrap_or(false));
+    let mut tokens = match args.tokens_file.clone().or(file.tokens_file) {
+        Some(path) => Tokens::from_file(&path)?,
+        None => Tokens::default(),
+    };
+    if let Ok(value) = std::env::var("LEDGRAPH_TOKENS") {
+        tokens.add_from_env_value(&value)?;
+    }
+    config.tokens = tokens;
+    Ok(config)
+}
+
+pub fn run(data: Option<PathBuf>, args: &ServeArgs) -> anyhow::Result<()> {
+    let config = resolve(data, args)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("ledgraph-http")
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(async {
+        let opened = server::open(&config)?;
+        let size = opened.state.log.size();
+        let data = config.data.display().to_string();
+        let result = server::serve(&config, opened, server::shutdown_signal(), |addr| {
+            println!("ledgraph serving {data} (log: {size} events)");
+            println!("web UI:          http://{addr}/");
+            println!("SPARQL endpoint: http://{addr}/sparql");
+            println!("publish events:  POST http://{addr}/v1/events");
+        })
+        .await;
+        result?;
+        eprintln!("ledgraph stopped cleanly");
+        anyhow::Ok(())
+    })
+}

@@ -1,0 +1,134 @@
+//! One error type for every route, mapped to a status and a JSON body a user can act on.
+//!
+//! Bad input maps to its 4xx with the reason (and where in the input, when known); internal
+//! errors are logged with the request's span and answered with a generic 500 that leaks nothing.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use crate::event::input::InputError;
+use crate::log::LogError;
+
+/// The error of a request, as the client will see it.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum AppError {
+    /// 400: the input cannot be parsed or is invalid; `position` says where when known.
+    BadRequest {
+        message: String,
+        position: Option<String>,
+    },
+    /// 401: no credentials, or credentials the server does not know.
+    Unauthorized(String),
+    /// 403: known credentials without the scope the route needs.
+    Forbidden(String),
+    /// 404: no such resource.
+    NotFound(String),
+    /// 405: the route exists but not with this method.
+    MethodNotAllowed(String),
+    /// 406: none of the accepted media types can be produced.
+    NotAcceptable(String),
+    /// 413: over a body or batch limit.
+    TooLarge(String),
+    /// 415: the request's media type is not one this route reads.
+    UnsupportedMediaType(String),
+    /// 503: the work did not finish in time, or the server is shutting down.
+    Unavailable(String),
+    /// 500: logged, never shown.
+    Internal(String),
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    position: Option<&'a str>,
+}
+
+impl AppError {
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        AppError::BadRequest {
+            message: message.into(),
+            position: None,
+        }
+    }
+
+    pub fn internal(e: impl std::fmt::Display) -> Self {
+        AppError::Internal(e.to_string())
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            AppError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            AppError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            AppError::Forbidden(_) => StatusCode::FORBIDDEN,
+            AppError::NotFound(_) => StatusCode::NOT_FOUND,
+            AppError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            AppError::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
+            AppError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let (message, position) = match &self {
+            AppError::BadRequest { message, position } => (message.as_str(), position.as_deref()),
+            AppError::Internal(detail) => {
+                tracing::error!(%detail, "internal error");
+                ("internal error (details are in the server log)", None)
+            }
+            AppError::Unauthorized(m)
+            | AppError::Forbidden(m)
+            | AppError::NotFound(m)
+            | AppError::MethodNotAllowed(m)
+            | AppError::NotAcceptable(m)
+            | AppError::TooLarge(m)
+            | AppError::UnsupportedMediaType(m)
+            | AppError::Unavailable(m) => (m.as_str(), None),
+        };
+        let mut response = (
+            status,
+            Json(ErrorBody {
+                error: message,
+                position,
+            }),
+        )
+            .into_response();
+        if status == StatusCode::UNAUTHORIZED
+            && let Ok(value) = "Bearer realm=\"ledgraph\"".parse()
+        {
+            response
+                .headers_mut()
+                .insert(axum::http::header::WWW_AUTHENTICATE, value);
+        }
+        response
+    }
+}
+
+impl From<InputError> for AppError {
+    fn from(e: InputError) -> Self {
+        AppError::BadRequest {
+            message: e.message,
+            position: Some(e.position.to_string()),
+        }
+    }
+}
+
+impl From<LogError> for AppError {
+    fn from(e: LogError) -> Self {
+        match e {
+            LogError::Limit { .. } => AppError::TooLarge(e.to_string()),
+            LogError::Range(_) => AppError::bad_request(e.to_string()),
+            LogError::Event(_) => AppError::bad_request(e.to_string()),
+            LogError::Closed => AppError::Unavailable("the server is shutting down".into()),
+            other => AppError::internal(other),
+        }
+    }
+}

@@ -1,0 +1,227 @@
+//! Running the server: open (or create) the data directory, start the projections, bind, serve
+//! until a shutdown signal, then close everything in order.
+//!
+//! Shutdown on SIGTERM or Ctrl-C: stop accepting connections, let in-flight requests finish
+//! (their appends complete and are acknowledged), stop the projections at a transaction
+//! boundary, and close the log so every file is durable. A first start on an empty directory
+//! creates the node key and appends the demo ontologies, so `ledgraph serve` shows something.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use crate::event::ActorKey;
+use crate::event::hlc::SystemClock;
+use crate::event::skolem::DEFAULT_GENID_BASE;
+use crate::keys::{self, KeyError, OsRandom};
+use crate::log::{Log, LogConfig, LogError};
+use crate::store::{
+    GraphStore, ProjectionConfig, Projections, StoreError, TimingTable, store_dir,
+};
+
+use super::auth::Tokens;
+use super::{AppState, Limits, Shared, app, ops};
+
+/// How many transactions' timing (received/committed) is kept for the event projection.
+pub const TIMING_ENTRIES_MAX: usize = 65_536;
+
+/// Everything `serve` needs; the CLI fills it from flags, environment and a TOML file.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub data: PathBuf,
+    pub bind: SocketAddr,
+    pub tokens: Tokens,
+    pub limits: Limits,
+    pub genid_base: String,
+    /// Append the demo ontologies when the log is empty.
+    pub demo_data: bool,
+    pub log: LogConfig,
+    pub projection: ProjectionConfig,
+}
+
+impl ServerConfig {
+    pub fn new(data: PathBuf) -> Self {
+        ServerConfig {
+            data,
+            bind: SocketAddr::from(([127, 0, 0, 1], 7878)),
+            tokens: Tokens::default(),
+            limits: Limits::default(),
+            genid_base: DEFAULT_GENID_BASE.to_owned(),
+            demo_data: true,
+            log: LogConfig::default(),
+            projection: ProjectionConfig::default(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServerError {
+    #[error(
+        "refusing to serve on {0} without tokens: configure a tokens file (--tokens-file) or LEDGRAPH_TOKENS, or bind to a loopback address"
+    )]
+    OpenOnNetwork(SocketAddr),
+    #[error("binding {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    #[error(transparent)]
+    Log(#[from] LogError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Seed(#[from] crate::demo::SeedError),
+    #[error("serving: {0}")]
+    Serve(std::io::Error),
+}
+
+/// An opened data directory with its projections running, ready to be served.
+pub struct Opened {
+    pub state: AppState,
+}
+
+/// Opens the log, the store and the projections (creating the key, and appending the demo data
+/// when asked, on an empty directory).
+pub fn open(config: &ServerConfig) -> Result<Opened, ServerError> {
+    if !config.bind.ip().is_loopback() && config.tokens.is_empty() {
+        return Err(ServerError::OpenOnNetwork(config.bind));
+    }
+    std::fs::create_dir_all(&config.data).map_err(|source| ServerError::Io {
+        path: config.data.clone(),
+        source,
+    })?;
+    let (key, created) = keys::load_or_create_key(&config.data, &mut OsRandom)?;
+    if created {
+        tracing::info!(path = %config.data.display(), "created the node key");
+    }
+    let actor = ActorKey(key.public_key());
+    let (log, report) = Log::open(&config.data, key, config.log.clone(), Arc::new(SystemClock))?;
+    if report.truncated_bytes > 0 {
+        tracing::warn!(
+            bytes = report.truncated_bytes,
+            events = report.truncated_events,
+            "recovered: dropped a torn, unacknowledged transaction"
+        );
+    }
+    if config.demo_data && log.size() == 0 {
+        for (file, ack) in crate::demo::append_demo_ontologies(&log, actor)? {
+            tracing::info!(file, events = ack.count, "appended demo ontology");
+        }
+    }
+    let store = GraphStore::open(&store_dir(&config.data))?;
+    let timing = Arc::new(TimingTable::new(TIMING_ENTRIES_MAX));
+    let projections = Projections::start(
+        log.reader().clone(),
+        store.clone(),
+        timing.clone(),
+        config.projection.clone(),
+    )?;
+    let shared = Shared {
+        log: Arc::new(log),
+        store,
+        projections: Arc::new(projections),
+        timing,
+        tokens: config.tokens.clone(),
+        limits: config.limits.clone(),
+        actor,
+        genid_base: config.genid_base.clone(),
+        write_gate: tokio::sync::RwLock::new(()),
+        metrics: ops::prometheus(),
+        shutting_down: AtomicBool::new(false),
+    };
+    Ok(Opened {
+        state: AppState(Arc::new(shared)),
+    })
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+}
+
+/// Serves `opened` on `config.bind` until `shutdown` resolves; `on_listening` gets the bound
+/// address (port 0 picks a free one).
+pub async fn serve(
+    config: &ServerConfig,
+    opened: Opened,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    on_listening: impl FnOnce(SocketAddr),
+) -> Result<(), ServerError> {
+    let listener = tokio::net::TcpListener::bind(config.bind)
+        .await
+        .map_err(|source| ServerError::Bind {
+            addr: config.bind,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(ServerError::Serve)?;
+    on_listening(addr);
+    let state = opened.state;
+    let router = app(state.clone());
+    let flag = state.clone();
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            flag.shutting_down.store(true, Ordering::Release);
+            tracing::info!("shutting down: finishing in-flight requests");
+        })
+        .await
+        .map_err(ServerError::Serve)?;
+    close(state).await
+}
+
+/// Stops the projections and closes the log once no request holds them.
+pub async fn close(state: AppState) -> Result<(), ServerError> {
+    state.shutting_down.store(true, Ordering::Release);
+    let mut shared = state.0;
+    // Blocking tasks that outlived their requests (a cancelled query winding down) may still
+    // hold a reference for a moment.
+    let shared = loop {
+        match Arc::try_unwrap(shared) {
+            Ok(s) => break s,
+            Err(still_shared) => {
+                shared = still_shared;
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    };
+    tokio::task::spawn_blocking(move || -> Result<(), ServerError> {
+        if let Ok(projections) = Arc::try_unwrap(shared.projections) {
+            projections.stop()?;
+        }
+        if let Ok(log) = Arc::try_unwrap(shared.log) {
+            log.close()?;
+        }
+        Ok(())
+    })
+    .await
+    .map_err(|e| ServerError::Serve(std::io::Error::other(e.to_string())))?
+}
