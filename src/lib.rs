@@ -10,6 +10,7 @@ pub mod cli;
 pub mod event;
 pub mod keys;
 pub mod log;
+pub mod store;
 
 /// The demo ontologies compiled into the binary, so `ledgraph demo` works from anywhere.
 pub mod demo {

@@ -5,6 +5,7 @@
 //! usage errors (clap), and 3 when verification finds damage or tampering.
 
 mod log_cmd;
+pub mod store_cmd;
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -56,6 +57,25 @@ pub enum Command {
     Log(log_cmd::LogCommand),
     /// Append the demo ontologies to a fresh log, verify it, and prove an event's inclusion.
     Demo,
+    /// Rebuild a store (state, event graph, cursors) from the log into an empty directory.
+    Replay {
+        /// The new store's directory (must be empty or absent).
+        #[arg(long)]
+        into: PathBuf,
+        /// Replay only the first SEQ events (must end a transaction).
+        #[arg(long)]
+        to: Option<u64>,
+    },
+    /// The Oxigraph store.
+    #[command(subcommand)]
+    Store(store_cmd::StoreCommand),
+    /// Run a SPARQL query on the local store (brought up to the log first).
+    Query {
+        /// The SPARQL query.
+        query: String,
+        #[arg(long, value_enum, default_value_t = store_cmd::QueryFormat::Table)]
+        format: store_cmd::QueryFormat,
+    },
 }
 
 /// Runs the CLI and maps errors to exit codes.
@@ -68,7 +88,9 @@ pub fn main() -> ExitCode {
             eprintln!("error: {}", one_line(&e));
             let verify_failed = e
                 .downcast_ref::<LogError>()
-                .is_some_and(LogError::is_corruption);
+                .is_some_and(LogError::is_corruption)
+                || e.downcast_ref::<crate::store::StoreError>()
+                    .is_some_and(crate::store::StoreError::is_corruption);
             ExitCode::from(if verify_failed { EXIT_VERIFY_FAILED } else { 1 })
         }
     }
@@ -100,6 +122,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Keygen { name, force } => keygen(&cli.data, name.as_deref(), force),
         Command::Log(cmd) => log_cmd::run(&cli.data, cmd),
         Command::Demo => log_cmd::demo(&cli.data),
+        Command::Replay { into, to } => store_cmd::run_replay(&cli.data, &into, to),
+        Command::Store(cmd) => store_cmd::run_store(&cli.data, cmd),
+        Command::Query { query, format } => store_cmd::run_query(&cli.data, &query, format),
     }
 }
 
