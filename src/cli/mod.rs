@@ -6,6 +6,7 @@
 
 mod log_cmd;
 mod serve;
+pub mod store_cmd;
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -54,6 +55,25 @@ pub enum Command {
     Demo,
     /// Serve the SPARQL endpoint, the publish API and the log over HTTP.
     Serve(serve::ServeArgs),
+    /// Rebuild a store (state, event graph, cursors) from the log into an empty directory.
+    Replay {
+        /// The new store's directory (must be empty or absent).
+        #[arg(long)]
+        into: PathBuf,
+        /// Replay only the first SEQ events (must end a transaction).
+        #[arg(long)]
+        to: Option<u64>,
+    },
+    /// The Oxigraph store.
+    #[command(subcommand)]
+    Store(store_cmd::StoreCommand),
+    /// Run a SPARQL query on the local store (brought up to the log first).
+    Query {
+        /// The SPARQL query.
+        query: String,
+        #[arg(long, value_enum, default_value_t = store_cmd::QueryFormat::Table)]
+        format: store_cmd::QueryFormat,
+    },
 }
 
 /// The data directory when neither `--data`, `LEDGRAPH_DATA` nor a config file names one.
@@ -70,7 +90,9 @@ pub fn main() -> ExitCode {
             eprintln!("error: {}", one_line(&e));
             let verify_failed = e
                 .downcast_ref::<LogError>()
-                .is_some_and(LogError::is_corruption);
+                .is_some_and(LogError::is_corruption)
+                || e.downcast_ref::<crate::store::StoreError>()
+                    .is_some_and(crate::store::StoreError::is_corruption);
             ExitCode::from(if verify_failed { EXIT_VERIFY_FAILED } else { 1 })
         }
     }
@@ -107,6 +129,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Log(cmd) => log_cmd::run(&data, cmd),
         Command::Demo => log_cmd::demo(&data),
         Command::Serve(args) => serve::run(cli.data, &args),
+        Command::Replay { into, to } => store_cmd::run_replay(&data, &into, to),
+        Command::Store(cmd) => store_cmd::run_store(&data, cmd),
+        Command::Query { query, format } => store_cmd::run_query(&data, &query, format),
     }
 }
 

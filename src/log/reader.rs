@@ -9,7 +9,8 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Condvar, Mutex, RwLock};
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
@@ -74,6 +75,10 @@ pub struct LogReader {
     derived: DerivedFiles,
     segments: RwLock<HashMap<u64, Arc<File>>>,
     size: AtomicU64,
+    /// Paired with `size_grew`: publishing takes this lock before notifying, so a waiter that
+    /// saw the old size under the lock cannot miss the wake-up.
+    size_lock: Mutex<()>,
+    size_grew: Condvar,
     checkpoint: RwLock<Arc<SignedCheckpoint>>,
     verifier: Verifier,
 }
@@ -90,6 +95,8 @@ impl LogReader {
             derived,
             segments: RwLock::new(HashMap::new()),
             size: AtomicU64::new(checkpoint.checkpoint.size),
+            size_lock: Mutex::new(()),
+            size_grew: Condvar::new(),
             checkpoint: RwLock::new(Arc::new(checkpoint)),
             verifier,
         }
@@ -150,6 +157,41 @@ impl LogReader {
             Err(poisoned) => *poisoned.into_inner() = checkpoint,
         }
         self.size.store(size, Ordering::Release);
+        // Publishing happens once per signed checkpoint, so this lock is uncontended in practice.
+        drop(self.size_lock.lock().unwrap_or_else(|p| p.into_inner()));
+        self.size_grew.notify_all();
+    }
+
+    /// Blocks until at least `min_size` events are readable or `timeout` passes; returns the
+    /// size then (which may still be below `min_size`). Projections use it to sleep between
+    /// checkpoints instead of polling. A read-only reader never grows: it just times out.
+    pub fn wait_for_size(&self, min_size: u64, timeout: Duration) -> u64 {
+        let deadline = Instant::now().checked_add(timeout);
+        let mut guard = self.size_lock.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            let size = self.size();
+            if size >= min_size {
+                return size;
+            }
+            let now = Instant::now();
+            let left = match deadline {
+                Some(deadline) if deadline > now => deadline - now,
+                Some(_) => return size,
+                // A timeout too large to represent: wait in long slices.
+                None => Duration::from_secs(3600),
+            };
+            guard = match self.size_grew.wait_timeout(guard, left) {
+                Ok((g, _)) => g,
+                Err(p) => p.into_inner().0,
+            };
+        }
+    }
+
+    /// Wakes every [`wait_for_size`](Self::wait_for_size) caller without growing the log, so
+    /// a waiting projection notices at once that it was asked to stop.
+    pub fn notify_waiters(&self) {
+        drop(self.size_lock.lock().unwrap_or_else(|p| p.into_inner()));
+        self.size_grew.notify_all();
     }
 
     pub(crate) fn add_segment(&self, number: u64, file: Arc<File>) {
