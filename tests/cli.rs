@@ -226,3 +226,69 @@ fn verify_of_a_tampered_log_exits_with_the_verification_code() {
         "{err}"
     );
 }
+
+#[test]
+fn log_append_reads_rdf_patch_and_cloudevents_by_extension_or_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    common::write_keys(&data);
+    let patch = "TX .\nPA e <https://e.org/> .\nA e:s e:p \"1\" .\nD e:s e:p \"0\" e:g .\nTC .\n";
+    let event = r#"{"specversion":"1.0","id":"1","source":"/t","type":"t",
+        "datacontenttype":"application/n-triples","data":"<https://e.org/s> <https://e.org/p> \"2\" ."}"#;
+    let cases = [
+        ("a.rdfp", patch.to_owned(), &[][..], 2),
+        ("b.patch", patch.to_owned(), &[][..], 2),
+        ("c.ce.json", event.to_owned(), &[][..], 1),
+        ("d.ce.json", format!("[{event}, {event}]"), &[][..], 2),
+        ("e.txt", patch.to_owned(), &["--format", "patch"][..], 2),
+        (
+            "f.json",
+            event.to_owned(),
+            &["--format", "cloudevents"][..],
+            1,
+        ),
+    ];
+    let mut seq = 0;
+    for (name, text, flags, count) in cases {
+        let file = write(dir.path(), name, &text);
+        let mut args = vec!["log", "append", &file];
+        args.extend_from_slice(flags);
+        let out = ledgraph(&data, &args);
+        assert!(out.status.success(), "{name}: {}", stderr(&out, dir.path()));
+        assert!(
+            stdout(&out).starts_with(&format!(
+                "appended {count} events (seq {seq}..{})",
+                seq + count - 1
+            )),
+            "{name}: {}",
+            stdout(&out)
+        );
+        seq += count;
+    }
+    let before = log_state(&data);
+    let errors = [
+        (
+            "open.rdfp",
+            "TX .\nA <https://e.org/s> <https://e.org/p> 1 .\n",
+            "open.rdfp:1:1: TX is not committed",
+        ),
+        (
+            "bad.ce.json",
+            r#"{"specversion":"0.3","id":"1","source":"/t","type":"t","data":[]}"#,
+            "bad.ce.json:event 0, field \"specversion\": unsupported specversion",
+        ),
+    ];
+    for (name, text, expected) in errors {
+        let file = write(dir.path(), name, text);
+        let out = ledgraph(&data, &["log", "append", &file]);
+        assert_eq!(out.status.code(), Some(1), "{name}");
+        let err = stderr(&out, dir.path());
+        assert_eq!(err.lines().count(), 1, "{name}: {err}");
+        assert!(err.contains(expected), "{name}: {err}");
+        assert_eq!(
+            log_state(&data),
+            before,
+            "{name} must leave the log unchanged"
+        );
+    }
+}

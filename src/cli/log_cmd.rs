@@ -10,7 +10,9 @@ use oxrdf::GraphName;
 use serde::Serialize;
 
 use super::{open_for_reading, open_log, progress_bar};
+use crate::event::cloudevents::{parse_cloudevent, parse_cloudevents_batch};
 use crate::event::input::{parse_json_events, parse_nquads, parse_ntriples, parse_turtle};
+use crate::event::rdf_patch::parse_rdf_patch;
 use crate::event::skolem::{DEFAULT_GENID_BASE, Skolemizer};
 use crate::event::{ActorKey, Batch, Event, Op};
 use crate::keys::{self, RandomSource};
@@ -19,10 +21,12 @@ use crate::log::verify::{VerifyOptions, verify_log};
 
 #[derive(Subcommand, Debug)]
 pub enum LogCommand {
-    /// Append a file as one transaction (N-Triples/N-Quads/Turtle = adds, or JSON events).
+    /// Append a file as one transaction (N-Triples/N-Quads/Turtle = adds; JSON events, RDF
+    /// Patch or CloudEvents = adds and removes).
     Append {
         file: PathBuf,
-        /// Input format (default: from the file extension).
+        /// Input format (default: from the file extension: .nt .nq .ttl .json .rdfp/.patch
+        /// .ce.json).
         #[arg(long, value_enum)]
         format: Option<InputFormat>,
     },
@@ -75,12 +79,16 @@ pub enum ProofCommand {
     },
 }
 
-#[derive(ValueEnum, Clone, Copy, Debug)]
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum InputFormat {
     Nt,
     Nq,
     Ttl,
     Json,
+    /// RDF Patch (TX/TC/TA, PA/PD, A/D rows).
+    Patch,
+    /// One CloudEvent (JSON object) or a batch of them (JSON array).
+    Cloudevents,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -128,8 +136,16 @@ fn print_json(value: &impl Serialize) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn detect_format(file: &Path) -> anyhow::Result<InputFormat> {
+pub fn detect_format(file: &Path) -> anyhow::Result<InputFormat> {
+    let name = file
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
+    if name.ends_with(".ce.json") {
+        return Ok(InputFormat::Cloudevents);
+    }
     match file.extension().and_then(|e| e.to_str()) {
+        Some("rdfp" | "patch") => Ok(InputFormat::Patch),
         Some("nt") => Ok(InputFormat::Nt),
         Some("nq") => Ok(InputFormat::Nq),
         Some("ttl") => Ok(InputFormat::Ttl),
@@ -152,8 +168,16 @@ pub fn parse_input(
         InputFormat::Nq => parse_nquads(bytes),
         InputFormat::Ttl => parse_turtle(bytes),
         InputFormat::Json => parse_json_events(bytes),
+        InputFormat::Patch => parse_rdf_patch(bytes),
+        InputFormat::Cloudevents if is_json_array(bytes) => parse_cloudevents_batch(bytes),
+        InputFormat::Cloudevents => parse_cloudevent(bytes),
     };
     parsed.map_err(|e| anyhow::anyhow!("{}:{e}", file.display()))
+}
+
+/// Whether JSON text starts with `[` (a CloudEvents batch rather than one event).
+pub fn is_json_array(bytes: &[u8]) -> bool {
+    bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[')
 }
 
 /// The node's own unsigned batch, with blank nodes skolemized.

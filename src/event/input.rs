@@ -1,9 +1,12 @@
-//! Parsing publisher input into changes: N-Triples / N-Quads (all adds) and JSON events.
+//! Parsing publisher input into changes: N-Triples / N-Quads / Turtle (all adds) and JSON
+//! events. RDF Patch and CloudEvents live next door ([`super::rdf_patch`],
+//! [`super::cloudevents`]) and share this module's [`InputError`] and limits.
 //!
 //! JSON events are a list of objects `{"op": "add"|"remove", "s": T, "p": T, "o": T, "g": T?}`
-//! where every `T` is a term in N-Triples syntax (`<http://…>`, `_:b1`, `"v"@en`,
-//! `"1"^^<http://www.w3.org/2001/XMLSchema#integer>`). Blank nodes are allowed here; they are
-//! skolemized before the batch is encoded.
+//! (or one such object) where every `T` is a term in N-Triples syntax (`<http://…>`, `_:b1`,
+//! `"v"@en`, `"1"^^<http://www.w3.org/2001/XMLSchema#integer>`). Blank nodes are allowed here;
+//! they are skolemized before the batch is encoded. JSON nesting is bounded by `serde_json`'s
+//! recursion limit (128 levels), so hostile nesting is an error, not a stack overflow.
 //!
 //! Every error names where it happened — line and column for syntax, the event's index and
 //! field for a bad term — so a user can fix the input. Nothing is partially accepted: a parse
@@ -13,7 +16,7 @@ use std::str::FromStr;
 
 use oxrdf::{GraphName, NamedNode, NamedOrBlankNode, Quad, Term};
 use oxttl::{NQuadsParser, NTriplesParser, TurtleSyntaxError};
-use serde::Deserialize;
+use serde_json::Value;
 
 use super::Op;
 
@@ -22,11 +25,22 @@ pub const INPUT_CHANGES_MAX: usize = 1_000_000;
 
 /// Where in the input a problem is.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Position {
-    /// 1-based line and column.
+    /// 1-based line and column (columns count characters).
     LineColumn { line: u64, column: u64 },
-    /// A JSON event by 0-based index, and the offending field.
+    /// A JSON event (or CloudEvent) by 0-based index, and the offending field.
     Field { index: usize, field: &'static str },
+    /// A JSON event (or CloudEvent) as a whole, by 0-based index: not an object, an unknown or
+    /// badly named field, too many changes.
+    Event { index: usize },
+    /// A position inside a field of an event: e.g. a bad triple inside a CloudEvent's `data`,
+    /// where `inner` is relative to the field's (decoded) content.
+    InField {
+        index: usize,
+        field: &'static str,
+        inner: Box<Position>,
+    },
 }
 
 impl std::fmt::Display for Position {
@@ -34,6 +48,12 @@ impl std::fmt::Display for Position {
         match self {
             Position::LineColumn { line, column } => write!(f, "{line}:{column}"),
             Position::Field { index, field } => write!(f, "event {index}, field \"{field}\""),
+            Position::Event { index } => write!(f, "event {index}"),
+            Position::InField {
+                index,
+                field,
+                inner,
+            } => write!(f, "event {index}, field \"{field}\" at {inner}"),
         }
     }
 }
@@ -47,10 +67,45 @@ pub struct InputError {
 }
 
 impl InputError {
-    fn at_field(index: usize, field: &'static str, message: impl Into<String>) -> Self {
+    pub(crate) fn at_field(index: usize, field: &'static str, message: impl Into<String>) -> Self {
         InputError {
             position: Position::Field { index, field },
             message: message.into(),
+        }
+    }
+
+    pub(crate) fn at_event(index: usize, message: impl Into<String>) -> Self {
+        InputError {
+            position: Position::Event { index },
+            message: message.into(),
+        }
+    }
+
+    /// This error, moved inside field `field` of event `index`.
+    pub(crate) fn in_field(self, index: usize, field: &'static str) -> Self {
+        InputError {
+            position: Position::InField {
+                index,
+                field,
+                inner: Box::new(self.position),
+            },
+            message: self.message,
+        }
+    }
+
+    /// A JSON syntax error, at its line and column.
+    pub(crate) fn json_syntax(e: &serde_json::Error) -> Self {
+        InputError {
+            position: Position::LineColumn {
+                line: e.line() as u64,
+                column: e.column() as u64,
+            },
+            message: e
+                .to_string()
+                .split(" at line ")
+                .next()
+                .unwrap_or_default()
+                .to_owned(),
         }
     }
 }
@@ -68,7 +123,7 @@ impl From<TurtleSyntaxError> for InputError {
     }
 }
 
-fn too_many() -> InputError {
+pub(crate) fn too_many() -> InputError {
     InputError {
         position: Position::LineColumn { line: 0, column: 0 },
         message: format!("more than {INPUT_CHANGES_MAX} changes in one input"),
@@ -112,44 +167,62 @@ pub fn parse_nquads(input: &[u8]) -> Result<Vec<(Op, Quad)>, InputError> {
     adds(NQuadsParser::new().for_slice(input))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct JsonEvent {
-    op: String,
-    s: String,
-    p: String,
-    o: String,
-    #[serde(default)]
-    g: Option<String>,
-}
-
-/// Parses a JSON array of events (see the module doc).
+/// Parses JSON events: an array of event objects, or one object (see the module doc).
 pub fn parse_json_events(input: &[u8]) -> Result<Vec<(Op, Quad)>, InputError> {
-    let raw: Vec<JsonEvent> = serde_json::from_slice(input).map_err(|e| InputError {
-        position: Position::LineColumn {
-            line: e.line() as u64,
-            column: e.column() as u64,
-        },
-        message: e
-            .to_string()
-            .split(" at line ")
-            .next()
-            .unwrap_or_default()
-            .to_owned(),
-    })?;
-    if raw.len() > INPUT_CHANGES_MAX {
-        return Err(too_many());
-    }
-    raw.into_iter()
-        .enumerate()
-        .map(|(i, e)| json_change(i, e))
-        .collect()
+    let value: Value = serde_json::from_slice(input).map_err(|e| InputError::json_syntax(&e))?;
+    json_events_from_value(&value)
 }
 
-fn json_change(index: usize, e: JsonEvent) -> Result<(Op, Quad), InputError> {
-    let op =
-        Op::from_str(&e.op).map_err(|err| InputError::at_field(index, "op", err.to_string()))?;
-    let subject = match term(index, "s", &e.s)? {
+/// Reads JSON events from an already parsed value; shared with CloudEvents' `data`.
+pub(crate) fn json_events_from_value(value: &Value) -> Result<Vec<(Op, Quad)>, InputError> {
+    match value {
+        Value::Array(events) => {
+            if events.len() > INPUT_CHANGES_MAX {
+                return Err(too_many());
+            }
+            events
+                .iter()
+                .enumerate()
+                .map(|(i, e)| json_change(i, e))
+                .collect()
+        }
+        Value::Object(_) => Ok(vec![json_change(0, value)?]),
+        _ => Err(InputError {
+            position: Position::LineColumn { line: 1, column: 1 },
+            message: "expected a JSON array of events [{op,s,p,o,g?}] or one event object".into(),
+        }),
+    }
+}
+
+const JSON_EVENT_FIELDS: [&str; 5] = ["op", "s", "p", "o", "g"];
+
+fn json_change(index: usize, event: &Value) -> Result<(Op, Quad), InputError> {
+    let Value::Object(fields) = event else {
+        return Err(InputError::at_event(
+            index,
+            "an event must be an object {\"op\", \"s\", \"p\", \"o\", \"g\"?}",
+        ));
+    };
+    if let Some(unknown) = fields
+        .keys()
+        .find(|k| !JSON_EVENT_FIELDS.contains(&k.as_str()))
+    {
+        return Err(InputError::at_event(
+            index,
+            format!("unknown field {unknown:?}: expected op, s, p, o and optionally g"),
+        ));
+    }
+    let text = |field: &'static str| match fields.get(field) {
+        Some(Value::String(text)) => Ok(Some(text.as_str())),
+        None | Some(Value::Null) => Ok(None),
+        Some(_) => Err(InputError::at_field(index, field, "must be a string")),
+    };
+    let required = |field: &'static str| {
+        text(field)?.ok_or_else(|| InputError::at_field(index, field, "missing"))
+    };
+    let op = required("op")?;
+    let op = Op::from_str(op).map_err(|err| InputError::at_field(index, "op", err.to_string()))?;
+    let subject = match term(index, "s", required("s")?)? {
         Term::NamedNode(n) => NamedOrBlankNode::NamedNode(n),
         Term::BlankNode(b) => NamedOrBlankNode::BlankNode(b),
         _ => {
@@ -160,7 +233,7 @@ fn json_change(index: usize, e: JsonEvent) -> Result<(Op, Quad), InputError> {
             ));
         }
     };
-    let predicate = match term(index, "p", &e.p)? {
+    let predicate = match term(index, "p", required("p")?)? {
         Term::NamedNode(n) => n,
         _ => {
             return Err(InputError::at_field(
@@ -170,8 +243,8 @@ fn json_change(index: usize, e: JsonEvent) -> Result<(Op, Quad), InputError> {
             ));
         }
     };
-    let object = term(index, "o", &e.o)?;
-    let graph = match &e.g {
+    let object = term(index, "o", required("o")?)?;
+    let graph = match text("g")? {
         None => GraphName::DefaultGraph,
         Some(g) => match term(index, "g", g)? {
             Term::NamedNode(n) => GraphName::NamedNode(n),

@@ -9,9 +9,11 @@
 //! module only defines what an event *is* and its one canonical byte form ([`encoding`]).
 //! Blank nodes never reach the log: [`skolem`] replaces them on admission.
 
+pub mod cloudevents;
 pub mod encoding;
 pub mod hlc;
 pub mod input;
+pub mod rdf_patch;
 pub mod skolem;
 
 use oxrdf::Quad;
