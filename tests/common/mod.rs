@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests: data directories, keys, events.
 #![allow(dead_code)]
 
+pub mod http;
+
 use std::path::Path;
 use std::sync::Arc;
 

@@ -1,0 +1,352 @@
+//! Bearer tokens and scopes over every route in `ROUTES`, and when the server may run open.
+
+mod common;
+
+use std::net::SocketAddr;
+
+use axum::body::Body;
+use axum::http::StatusCode;
+use common::http::{ADMIN_TOKEN, PUBLISH_TOKEN, READ_TOKEN, Reply, TestServer, encode, request};
+use ledgraph::http::ROUTES;
+use ledgraph::http::auth::Scope;
+use ledgraph::http::server::{self, ServerConfig, ServerError};
+
+/// The routes anyone may call.
+const OPEN_ROUTES: &[&str] = &["/", "/healthz", "/readyz", "/metrics", "/openapi.json"];
+
+/// One request: method, URI, headers, body.
+struct Call {
+    method: &'static str,
+    uri: String,
+    headers: Vec<(&'static str, String)>,
+    body: String,
+}
+
+impl Call {
+    fn new(method: &'static str, uri: impl Into<String>) -> Self {
+        Call {
+            method,
+            uri: uri.into(),
+            headers: Vec::new(),
+            body: String::new(),
+        }
+    }
+
+    fn with_body(mut self, content_type: &str, body: impl Into<String>) -> Self {
+        self.headers.push(("content-type", content_type.to_owned()));
+        self.body = body.into();
+        self
+    }
+
+    async fn send(&self, server: &TestServer, auth: Option<&str>) -> Reply {
+        let mut headers: Vec<(&str, &str)> =
+            self.headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+        if let Some(value) = auth {
+            headers.push(("authorization", value));
+        }
+        server
+            .send(request(
+                self.method,
+                &self.uri,
+                &headers,
+                Body::from(self.body.clone()),
+            ))
+            .await
+    }
+}
+
+/// A well-formed request for `(method, path)` of `ROUTES`, and the scope it needs. Panics on a
+/// route this table does not know, so a new route cannot slip past the matrix.
+fn valid_request(method: &str, path: &str) -> (Scope, Call) {
+    let nt = "<https://example.org/auth/s> <https://example.org/p> \"v\" .\n";
+    let ask = encode("ASK { ?s ?p ?o }");
+    let graph = encode("https://example.org/auth/g");
+    match (method, path) {
+        ("post", "/v1/events") => (
+            Scope::Publish,
+            Call::new("POST", path).with_body("application/n-triples", nt),
+        ),
+        ("get", "/v1/log/checkpoint") | ("get", "/v1/log/vkey") | ("get", "/v1/log/entries") => {
+            (Scope::Read, Call::new("GET", path))
+        }
+        ("get", "/v1/log/proof/inclusion") => {
+            (Scope::Read, Call::new("GET", format!("{path}?seq=0")))
+        }
+        ("get", "/v1/log/proof/consistency") => {
+            (Scope::Read, Call::new("GET", format!("{path}?from=1&to=1")))
+        }
+        ("get", "/sparql") | ("get", "/query") => {
+            (Scope::Read, Call::new("GET", format!("{path}?query={ask}")))
+        }
+        ("post", "/sparql") => (
+            Scope::Read,
+            Call::new("POST", path)
+                .with_body("application/x-www-form-urlencoded", format!("query={ask}")),
+        ),
+        ("post", "/query") => (
+            Scope::Read,
+            Call::new("POST", path).with_body("application/sparql-query", "ASK { ?s ?p ?o }"),
+        ),
+        ("post", "/update") => (
+            Scope::Publish,
+            Call::new("POST", path).with_body(
+                "application/sparql-update",
+                "INSERT DATA { <https://example.org/auth/u> <https://example.org/p> \"u\" }",
+            ),
+        ),
+        ("get", "/store") => (Scope::Read, Call::new("GET", format!("{path}?default"))),
+        ("head", "/store") => (Scope::Read, Call::new("HEAD", format!("{path}?default"))),
+        ("put", "/store") => (
+            Scope::Publish,
+            Call::new("PUT", format!("{path}?graph={graph}"))
+                .with_body("application/n-triples", nt),
+        ),
+        ("post", "/store") => (
+            Scope::Publish,
+            Call::new("POST", format!("{path}?graph={graph}"))
+                .with_body("application/n-triples", nt),
+        ),
+        ("delete", "/store") => (
+            Scope::Publish,
+            Call::new("DELETE", format!("{path}?graph={graph}")),
+        ),
+        other => panic!("the auth matrix does not know route {other:?}: add it"),
+    }
+}
+
+fn token_of(scope: Scope) -> &'static str {
+    match scope {
+        Scope::Read => READ_TOKEN,
+        Scope::Publish => PUBLISH_TOKEN,
+        Scope::Admin => ADMIN_TOKEN,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_scoped_route_checks_its_token() {
+    let server = TestServer::start_with_tokens();
+    // Something in the log, so proofs have a leaf to prove.
+    let seed = Call::new("POST", "/v1/events")
+        .with_body(
+            "application/n-triples",
+            "<https://example.org/seed> <https://example.org/p> \"s\" .\n",
+        )
+        .send(&server, Some(&format!("Bearer {ADMIN_TOKEN}")))
+        .await;
+    assert_eq!(seed.status, StatusCode::CREATED, "{}", seed.text());
+    server.caught_up().await;
+
+    let mut checked = 0;
+    for &(method, path) in ROUTES {
+        if OPEN_ROUTES.contains(&path) {
+            continue;
+        }
+        let (needed, call) = valid_request(method, path);
+        let what = format!("{} {}", call.method, call.uri);
+        let before = server.log_size();
+
+        let none = call.send(&server, None).await;
+        assert_eq!(
+            none.status,
+            StatusCode::UNAUTHORIZED,
+            "{what} without a token: {}",
+            none.text()
+        );
+        assert!(
+            none.header("www-authenticate")
+                .is_some_and(|v| v.starts_with("Bearer")),
+            "{what}: a 401 names the Bearer scheme"
+        );
+        let unknown = call
+            .send(&server, Some("Bearer not-a-known-token-at-all"))
+            .await;
+        assert_eq!(
+            unknown.status,
+            StatusCode::UNAUTHORIZED,
+            "{what} with an unknown token"
+        );
+        let basic = call
+            .send(&server, Some(&format!("Basic {READ_TOKEN}")))
+            .await;
+        assert_eq!(
+            basic.status,
+            StatusCode::UNAUTHORIZED,
+            "{what} with a Basic credential"
+        );
+        for lower in [Scope::Read, Scope::Publish]
+            .into_iter()
+            .filter(|s| *s < needed)
+        {
+            let reply = call
+                .send(&server, Some(&format!("Bearer {}", token_of(lower))))
+                .await;
+            assert_eq!(
+                reply.status,
+                StatusCode::FORBIDDEN,
+                "{what} with a {lower:?} token: {}",
+                reply.text()
+            );
+            if method != "head" {
+                reply.assert_error(StatusCode::FORBIDDEN);
+            }
+        }
+        if method != "head" {
+            for reply in [&none, &unknown, &basic] {
+                reply.assert_error(StatusCode::UNAUTHORIZED);
+            }
+        }
+        assert_eq!(
+            server.log_size(),
+            before,
+            "{what}: a refused request appended events"
+        );
+
+        for scope in [Scope::Read, Scope::Publish, Scope::Admin]
+            .into_iter()
+            .filter(|s| *s >= needed)
+        {
+            let reply = call
+                .send(&server, Some(&format!("Bearer {}", token_of(scope))))
+                .await;
+            assert!(
+                reply.status != StatusCode::UNAUTHORIZED && reply.status != StatusCode::FORBIDDEN,
+                "{what} with a {scope:?} token: {} {}",
+                reply.status,
+                reply.text()
+            );
+            // DELETE of a graph an earlier scope already deleted is a 404, still past auth.
+            assert!(
+                reply.status.is_success()
+                    || (method == "delete" && reply.status == StatusCode::NOT_FOUND),
+                "{what} with a {scope:?} token: {} {}",
+                reply.status,
+                reply.text()
+            );
+        }
+        checked += 1;
+    }
+    assert_eq!(
+        checked,
+        ROUTES.len() - OPEN_ROUTES.len(),
+        "every scoped route was checked"
+    );
+    server.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_routes_need_no_token_even_when_tokens_are_configured() {
+    let server = TestServer::start_with_tokens();
+    for &(method, path) in ROUTES.iter().filter(|(_, p)| OPEN_ROUTES.contains(p)) {
+        assert_eq!(method, "get");
+        let reply = server.get(path).await;
+        assert_eq!(reply.status, StatusCode::OK, "GET {path}: {}", reply.text());
+    }
+    server.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unauthenticated_requests_are_refused_before_their_input_is_examined() {
+    let server = TestServer::start_with_tokens();
+    let no_token = [
+        Call::new("POST", "/v1/events").with_body("image/png", "x"),
+        Call::new("POST", "/v1/events").with_body("application/n-triples", "not rdf"),
+        Call::new("POST", "/sparql").with_body("image/png", "x"),
+        Call::new("POST", "/sparql").with_body("application/sparql-query; charset=utf-16", "x"),
+        Call::new("POST", "/sparql").with_body("application/sparql-query", "NOT SPARQL"),
+        Call::new("POST", "/update").with_body("text/plain", "x"),
+        Call::new("GET", "/sparql?query=a&query=b"),
+        Call::new("GET", "/sparql?update=x"),
+        Call::new("PUT", "/store?graph=not%20an%20iri").with_body("text/turtle", "x"),
+        Call::new("GET", "/store?graph=not%20an%20iri"),
+        Call::new("GET", "/v1/log/proof/inclusion?seq=999"),
+        Call::new("GET", "/v1/log/proof/inclusion?seq=abc"),
+        Call::new("GET", "/v1/log/entries?from=-1"),
+    ];
+    let mut answered_before_auth = Vec::new();
+    for call in &no_token {
+        let reply = call.send(&server, None).await;
+        if reply.status != StatusCode::UNAUTHORIZED {
+            answered_before_auth.push(format!(
+                "{} {} -> {} {}",
+                call.method,
+                call.uri,
+                reply.status,
+                reply.text()
+            ));
+        }
+    }
+    assert!(
+        answered_before_auth.is_empty(),
+        "without a token every request must be 401 whatever its input; these were not:\n{}",
+        answered_before_auth.join("\n")
+    );
+    server.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_tokens_a_loopback_server_is_open() {
+    let server = TestServer::start();
+    let reply = server.get("/v1/log/checkpoint").await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    let reply = server
+        .post(
+            "/v1/events",
+            "application/n-triples",
+            "<https://example.org/s> <https://example.org/p> \"open\" .\n",
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text());
+    let reply = server
+        .post("/update", "application/sparql-update", "CLEAR DEFAULT")
+        .await;
+    assert!(reply.status.is_success(), "{}", reply.text());
+    server.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ipv6_loopback_without_tokens_is_open() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut config = ServerConfig::new(dir.path().join("data"));
+    config.demo_data = false;
+    config.bind = "[::1]:0".parse().expect("addr");
+    match server::open(&config) {
+        Ok(opened) => server::close(opened.state).await.expect("close"),
+        Err(e) => panic!("a loopback bind without tokens must open: {e}"),
+    }
+}
+
+#[test]
+fn a_network_bind_without_tokens_is_refused() {
+    for bind in ["0.0.0.0:7878", "192.0.2.1:80", "[::]:7878"] {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let data = dir.path().join("data");
+        let mut config = ServerConfig::new(data.clone());
+        config.demo_data = false;
+        config.bind = bind.parse::<SocketAddr>().expect("addr");
+        match server::open(&config) {
+            Err(ServerError::OpenOnNetwork(addr)) => assert_eq!(addr, config.bind),
+            Err(e) => panic!("{bind}: expected OpenOnNetwork, got {e}"),
+            Ok(_) => panic!("{bind}: opened without tokens on a network address"),
+        }
+        assert!(
+            !data.exists(),
+            "{bind}: the refusal happens before touching the data directory"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_network_bind_with_tokens_opens() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut config = ServerConfig::new(dir.path().join("data"));
+    config.demo_data = false;
+    config.bind = "0.0.0.0:0".parse().expect("addr");
+    config
+        .tokens
+        .add_from_env_value(common::http::TOKENS_ENV)
+        .expect("tokens");
+    match server::open(&config) {
+        Ok(opened) => server::close(opened.state).await.expect("close"),
+        Err(e) => panic!("a network bind with tokens must open: {e}"),
+    }
+}
