@@ -54,26 +54,6 @@ fn triples(reply: &Reply) -> Vec<String> {
     lines
 }
 
-/// The logged changes from `before`, as sorted `op s p o g` lines.
-fn logged(server: &TestServer, before: u64) -> Vec<String> {
-    let mut lines: Vec<String> = server
-        .changes_from(before)
-        .into_iter()
-        .map(|(op, q)| {
-            format!(
-                "{} {} {} {} {}",
-                op.as_str(),
-                q.subject,
-                q.predicate,
-                q.object,
-                q.graph_name
-            )
-        })
-        .collect();
-    lines.sort();
-    lines
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_w3c_graph_store_sequence_goes_through_the_log() {
     let server = TestServer::start();
@@ -87,7 +67,7 @@ async fn the_w3c_graph_store_sequence_goes_through_the_log() {
     let reply = put(&server, &uri, "text/turtle; charset=utf-8", person).await;
     assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text());
     assert_eq!(
-        logged(&server, before),
+        server.logged(before),
         [
             format!(
                 "add <https://example.org/person/1> <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> <http://xmlns.com/foaf/0.1/Person> {g}"
@@ -127,7 +107,7 @@ async fn the_w3c_graph_store_sequence_goes_through_the_log() {
     let reply = put(&server, &uri, "application/n-triples", replaced).await;
     assert_eq!(reply.status, StatusCode::NO_CONTENT, "{}", reply.text());
     assert_eq!(
-        logged(&server, before),
+        server.logged(before),
         [
             format!(
                 "add <https://example.org/person/1> <http://xmlns.com/foaf/0.1/name> \"Jane Smith\" {g}"
@@ -167,7 +147,7 @@ async fn the_w3c_graph_store_sequence_goes_through_the_log() {
         reply.text()
     );
     assert_eq!(
-        logged(&server, before),
+        server.logged(before),
         ["add <https://example.org/d> <https://example.org/p> \"default\" DEFAULT"]
     );
     server.caught_up().await;
@@ -188,7 +168,7 @@ async fn the_w3c_graph_store_sequence_goes_through_the_log() {
     let reply = server.post(&uri, "application/n-triples", more).await;
     assert_eq!(reply.status, StatusCode::NO_CONTENT, "{}", reply.text());
     assert_eq!(
-        logged(&server, before),
+        server.logged(before),
         [format!(
             "add <https://example.org/person/1> <http://xmlns.com/foaf/0.1/nick> \"JS\" {g}"
         )]
@@ -290,7 +270,7 @@ async fn post_of_a_dataset_to_the_store_adds_every_quad_to_its_graph() {
         reply.text()
     );
     assert_eq!(
-        logged(&server, before),
+        server.logged(before),
         [
             "add <https://example.org/s> <https://example.org/p> \"default\" DEFAULT",
             "add <https://example.org/s> <https://example.org/p> \"in g\" <https://example.org/g>",

@@ -150,6 +150,27 @@ impl TestServer {
             .collect()
     }
 
+    /// The logged changes `from..size` as sorted `op s p o g` lines (`g` is `DEFAULT` for the
+    /// default graph), for comparing a write's effect regardless of the order it was computed in.
+    pub fn logged(&self, from: u64) -> Vec<String> {
+        let mut lines: Vec<String> = self
+            .changes_from(from)
+            .into_iter()
+            .map(|(op, q)| {
+                format!(
+                    "{} {} {} {} {}",
+                    op.as_str(),
+                    q.subject,
+                    q.predicate,
+                    q.object,
+                    q.graph_name
+                )
+            })
+            .collect();
+        lines.sort();
+        lines
+    }
+
     /// Which of the events `from..size` end their transaction.
     pub fn transaction_ends_from(&self, from: u64) -> Vec<bool> {
         (from..self.log_size())
