@@ -24,7 +24,10 @@ pub const DEMO_FILES: &[(&str, &str)] = &[
 #[non_exhaustive]
 pub enum SeedError {
     #[error("ontology/{file}: {source}")]
-    Input { file: &'static str, source: InputError },
+    Input {
+        file: &'static str,
+        source: InputError,
+    },
     #[error(transparent)]
     Log(#[from] LogError),
     #[error(transparent)]
@@ -33,10 +36,14 @@ pub enum SeedError {
 
 /// Appends each demo ontology as one transaction by `actor`; returns the acknowledgements in
 /// file order. The caller decides when (ledgraph appends them only to an empty log).
-pub fn append_demo_ontologies(log: &Log, actor: ActorKey) -> Result<Vec<(&'static str, Ack)>, SeedError> {
+pub fn append_demo_ontologies(
+    log: &Log,
+    actor: ActorKey,
+) -> Result<Vec<(&'static str, Ack)>, SeedError> {
     let mut acks = Vec::new();
     for &(file, text) in DEMO_FILES {
-        let changes = parse_turtle(text.as_bytes()).map_err(|source| SeedError::Input { file, source })?;
+        let changes =
+            parse_turtle(text.as_bytes()).map_err(|source| SeedError::Input { file, source })?;
         let mut nonce = [0u8; 16];
         OsRandom.fill(&mut nonce)?;
         let changes = Skolemizer::new(DEFAULT_GENID_BASE, nonce).changes(changes);

@@ -10,7 +10,7 @@
 pub mod cli;
 pub mod demo;
 pub mod event;
-pub mod keys;
 pub mod http;
+pub mod keys;
 pub mod log;
 pub mod store;

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use ledgraph::event::Op;
 use ledgraph::event::skolem::Skolemizer;
-use ledgraph::store::{GraphStore, UpdateError, update_delta};
+use ledgraph::store::{GraphStore, UpdateDataset, UpdateError, update_delta};
 use oxigraph::io::RdfFormat;
 use oxigraph::sparql::CancellationToken;
 use oxigraph::store::Store;
@@ -46,6 +46,7 @@ fn delta(store: &GraphStore, update: &str) -> Result<Vec<(Op, Quad)>, UpdateErro
         store,
         update,
         None,
+        &UpdateDataset::default(),
         &mut skolemizer(),
         CancellationToken::new(),
         CHANGES_MAX,
@@ -216,6 +217,7 @@ fn base_iri_resolves_relative_iris() {
         &store,
         r#"INSERT DATA { <s> <p> "v" }"#,
         Some("https://base.test/dir/"),
+        &UpdateDataset::default(),
         &mut skolemizer(),
         CancellationToken::new(),
         CHANGES_MAX,
@@ -229,6 +231,7 @@ fn base_iri_resolves_relative_iris() {
         &store,
         "CLEAR ALL",
         Some("not an iri"),
+        &UpdateDataset::default(),
         &mut skolemizer(),
         CancellationToken::new(),
         CHANGES_MAX,
@@ -263,6 +266,7 @@ fn more_changes_than_the_limit_are_refused() {
             &store,
             update,
             None,
+            &UpdateDataset::default(),
             &mut skolemizer(),
             CancellationToken::new(),
             max,
@@ -388,6 +392,7 @@ fn a_cancelled_update_stops_with_cancelled() {
         &store,
         "DELETE WHERE { ?s ?p ?o }",
         None,
+        &UpdateDataset::default(),
         &mut skolemizer(),
         cancel,
         CHANGES_MAX,

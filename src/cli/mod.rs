@@ -83,7 +83,11 @@ pub const DEFAULT_DATA_DIR: &str = "./ledgraph-data";
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     // The server reports what it does; one-shot commands only warn.
-    init_tracing(if matches!(cli.command, Command::Serve(_)) { "info" } else { "warn" });
+    init_tracing(if matches!(cli.command, Command::Serve(_)) {
+        "info"
+    } else {
+        "warn"
+    });
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -124,7 +124,11 @@ impl Tokens {
 
     /// Adds tokens from `secret=scope,scope;secret2=scope` (the `LEDGRAPH_TOKENS` form).
     pub fn add_from_env_value(&mut self, value: &str) -> Result<(), TokenError> {
-        for (i, item) in value.split(';').filter(|s| !s.trim().is_empty()).enumerate() {
+        for (i, item) in value
+            .split(';')
+            .filter(|s| !s.trim().is_empty())
+            .enumerate()
+        {
             let Some((secret, scopes)) = item.split_once('=') else {
                 return Err(TokenError(format!(
                     "entry {} has no \"=scopes\" part",
@@ -154,8 +158,13 @@ impl Tokens {
         let presented = value
             .to_str()
             .ok()
-            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-            .ok_or_else(|| AppError::Unauthorized("expected \"Authorization: Bearer <token>\"".into()))?;
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
+            .ok_or_else(|| {
+                AppError::Unauthorized("expected \"Authorization: Bearer <token>\"".into())
+            })?;
         let hash: [u8; 32] = Sha256::digest(presented.trim().as_bytes()).into();
         let found = self
             .tokens
@@ -197,8 +206,16 @@ mod tests {
         tokens
             .add_from_env_value("publisher-secret-0001=publish;reader-secret-00001=read")
             .unwrap();
-        assert!(tokens.authorize(&headers("publisher-secret-0001"), Scope::Read).is_ok());
-        assert!(tokens.authorize(&headers("publisher-secret-0001"), Scope::Publish).is_ok());
+        assert!(
+            tokens
+                .authorize(&headers("publisher-secret-0001"), Scope::Read)
+                .is_ok()
+        );
+        assert!(
+            tokens
+                .authorize(&headers("publisher-secret-0001"), Scope::Publish)
+                .is_ok()
+        );
         assert!(matches!(
             tokens.authorize(&headers("publisher-secret-0001"), Scope::Admin),
             Err(AppError::Forbidden(_))
@@ -223,15 +240,24 @@ mod tests {
         assert!(Tokens::from_toml(short).is_err());
         let scope = "[[token]]\nname = \"a\"\nsecret = \"0123456789abcdef\"\nscopes = [\"root\"]\n";
         assert!(Tokens::from_toml(scope).is_err());
-        let field = "[[token]]\nname = \"a\"\nsecret = \"0123456789abcdef\"\nscopes = [\"read\"]\nx = 1\n";
+        let field =
+            "[[token]]\nname = \"a\"\nsecret = \"0123456789abcdef\"\nscopes = [\"read\"]\nx = 1\n";
         assert!(Tokens::from_toml(field).is_err());
         let ok = "[[token]]\nname = \"a\"\nsecret = \"0123456789abcdef\"\nscopes = [\"admin\"]\n";
         assert_eq!(Tokens::from_toml(ok).unwrap().len(), 1);
-        assert!(Tokens::default().add_from_env_value("no-equals-sign-here").is_err());
+        assert!(
+            Tokens::default()
+                .add_from_env_value("no-equals-sign-here")
+                .is_err()
+        );
     }
 
     #[test]
     fn no_tokens_means_open() {
-        assert!(Tokens::default().authorize(&HeaderMap::new(), Scope::Admin).is_ok());
+        assert!(
+            Tokens::default()
+                .authorize(&HeaderMap::new(), Scope::Admin)
+                .is_ok()
+        );
     }
 }

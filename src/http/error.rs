@@ -4,9 +4,12 @@
 //! errors are logged with the request's span and answered with a generic 500 that leaks nothing.
 
 use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 use crate::event::input::InputError;
 use crate::log::LogError;
@@ -131,4 +134,32 @@ impl From<LogError> for AppError {
             other => AppError::internal(other),
         }
     }
+}
+
+/// The request body, with axum's rejections (over the body limit, unreadable) turned into
+/// [`AppError`] so they get the same JSON error body as everything else.
+pub struct Body(pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for Body {
+    type Rejection = AppError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, AppError> {
+        match Bytes::from_request(request, state).await {
+            Ok(bytes) => Ok(Body(bytes)),
+            Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                Err(AppError::TooLarge(format!(
+                    "the request body is over the limit: {}",
+                    rejection.body_text()
+                )))
+            }
+            Err(rejection) => Err(AppError::bad_request(rejection.body_text())),
+        }
+    }
+}
+
+/// Parses a query string into `T` (call it after authorizing, so a request without a token is
+/// answered 401 whatever its parameters).
+pub fn query_params<T: DeserializeOwned>(raw: Option<&str>) -> Result<T, AppError> {
+    serde_urlencoded::from_str(raw.unwrap_or(""))
+        .map_err(|e| AppError::bad_request(format!("query string: {e}")))
 }

@@ -7,15 +7,14 @@
 //! the write gate. A named graph exists while it holds triples. multipart/form-data bodies are
 //! not read.
 
-use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use oxigraph::io::{RdfFormat, RdfParser, RdfSerializer};
+use oxigraph::io::{RdfFormat, RdfParser, RdfSyntaxError};
 use oxigraph::model::{GraphName, GraphNameRef, NamedNode, Quad};
 
 use super::auth::Scope;
-use super::error::AppError;
+use super::error::{AppError, Body};
 use super::publish::{append_changes, new_skolemizer, now_ms, skolemize};
 use super::sparql::wait_for_state;
 use super::{AppState, media};
@@ -26,7 +25,12 @@ pub const GRAPH_FORMATS: &[(&str, RdfFormat)] = &[
     ("text/turtle", RdfFormat::Turtle),
     ("application/n-triples", RdfFormat::NTriples),
     ("application/rdf+xml", RdfFormat::RdfXml),
-    ("application/ld+json", RdfFormat::JsonLd { profile: oxigraph::io::JsonLdProfileSet::empty() }),
+    (
+        "application/ld+json",
+        RdfFormat::JsonLd {
+            profile: oxigraph::io::JsonLdProfileSet::empty(),
+        },
+    ),
     ("text/plain", RdfFormat::NTriples),
 ];
 
@@ -66,6 +70,16 @@ fn target(raw: Option<&str>) -> Result<Target, AppError> {
     }
 }
 
+/// The event graph and the projections' metadata are written by ledgraph alone.
+fn refuse_reserved(graph: &GraphName) -> Result<(), AppError> {
+    if crate::store::is_reserved_graph(graph.as_ref()) {
+        return Err(AppError::bad_request(format!(
+            "graph {graph} is maintained by ledgraph and cannot be written"
+        )));
+    }
+    Ok(())
+}
+
 fn graph_exists(state: &AppState, graph: &GraphName) -> Result<bool, AppError> {
     if graph.is_default_graph() {
         return Ok(true);
@@ -79,7 +93,11 @@ fn graph_exists(state: &AppState, graph: &GraphName) -> Result<bool, AppError> {
         .is_some())
 }
 
-async fn read(state: &AppState, headers: &HeaderMap, raw: Option<&str>) -> Result<Response, AppError> {
+async fn read(
+    state: &AppState,
+    headers: &HeaderMap,
+    raw: Option<&str>,
+) -> Result<Response, AppError> {
     state.authorize(headers, Scope::Read)?;
     let target = target(raw)?;
     let (format, graph) = match &target {
@@ -99,7 +117,9 @@ async fn read(state: &AppState, headers: &HeaderMap, raw: Option<&str>) -> Resul
                     .dump_graph_to_writer(name, format, Vec::new())
                     .map_err(AppError::internal)?
             }
-            None => store.dump_to_writer(format, Vec::new()).map_err(AppError::internal)?,
+            None => store
+                .dump_to_writer(format, Vec::new())
+                .map_err(AppError::internal)?,
         };
         Ok(Some(out))
     })
@@ -132,7 +152,7 @@ pub async fn head(
 async fn parse_rdf(
     state: &AppState,
     headers: &HeaderMap,
-    body: Bytes,
+    body: axum::body::Bytes,
     graph: Option<GraphName>,
 ) -> Result<Vec<Quad>, AppError> {
     let media_type = media::content_type(headers).unwrap_or_default();
@@ -155,7 +175,9 @@ async fn parse_rdf(
         let mut quads = Vec::new();
         for quad in parser.for_slice(&body) {
             if quads.len() == quads_max {
-                return Err(AppError::TooLarge(format!("more than {quads_max} triples in one request")));
+                return Err(AppError::TooLarge(format!(
+                    "more than {quads_max} triples in one request"
+                )));
             }
             quads.push(quad.map_err(rdf_error)?);
         }
@@ -165,15 +187,12 @@ async fn parse_rdf(
     .map_err(AppError::internal)?
 }
 
-fn rdf_error(e: oxigraph::io::RdfParseError) -> AppError {
-    match &e {
-        oxigraph::io::RdfParseError::Syntax(syntax) => AppError::BadRequest {
-            message: syntax.to_string(),
-            position: syntax
-                .location()
-                .map(|l| format!("{}:{}", l.start.line + 1, l.start.column + 1)),
-        },
-        oxigraph::io::RdfParseError::Io(_) => AppError::bad_request(e.to_string()),
+fn rdf_error(e: RdfSyntaxError) -> AppError {
+    AppError::BadRequest {
+        message: e.to_string(),
+        position: e
+            .location()
+            .map(|l| format!("{}:{}", l.start.line + 1, l.start.column + 1)),
     }
 }
 
@@ -182,20 +201,25 @@ fn adds(quads: Vec<Quad>) -> Vec<(Op, Quad)> {
 }
 
 fn write_status(created: bool) -> StatusCode {
-    if created { StatusCode::CREATED } else { StatusCode::NO_CONTENT }
+    if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::NO_CONTENT
+    }
 }
 
 pub async fn post(
     State(state): State<AppState>,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
-    body: Bytes,
+    Body(body): Body,
 ) -> Result<Response, AppError> {
     let received_at_ms = now_ms();
     state.authorize(&headers, Scope::Publish)?;
     let target = target(raw.as_deref())?;
     let media_type = media::content_type(&headers).unwrap_or_default();
-    let is_dataset_body = RdfFormat::from_media_type(&media_type).is_some_and(|f| f.supports_datasets());
+    let is_dataset_body =
+        RdfFormat::from_media_type(&media_type).is_some_and(|f| f.supports_datasets());
     // POST to the store itself with a graph body creates a new graph and says where (§5.5).
     let (graph, location) = match &target {
         Target::Graph(g) => (Some(g.clone()), None),
@@ -205,6 +229,9 @@ pub async fn post(
             (Some(GraphName::NamedNode(iri.clone())), Some(iri))
         }
     };
+    if let Some(g) = &graph {
+        refuse_reserved(g)?;
+    }
     let quads = parse_rdf(&state, &headers, body, graph.clone()).await?;
     let created = match &graph {
         Some(g) => !graph_exists(&state, g)?,
@@ -236,13 +263,16 @@ pub async fn put(
     State(state): State<AppState>,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
-    body: Bytes,
+    Body(body): Body,
 ) -> Result<Response, AppError> {
     let received_at_ms = now_ms();
     state.authorize(&headers, Scope::Publish)?;
     let Target::Graph(graph) = target(raw.as_deref())? else {
-        return Err(AppError::bad_request("PUT needs \"graph=IRI\" or \"default\""));
+        return Err(AppError::bad_request(
+            "PUT needs \"graph=IRI\" or \"default\"",
+        ));
     };
+    refuse_reserved(&graph)?;
     let quads = parse_rdf(&state, &headers, body, Some(graph.clone())).await?;
     let quads = skolemize(&state, adds(quads))?;
     let triples = quads.into_iter().map(|(_, q)| q.into()).collect();
@@ -251,10 +281,11 @@ pub async fn put(
     let created = !graph_exists(&state, &graph)?;
     let store = state.store.clone();
     let g = graph.clone();
-    let changes = tokio::task::spawn_blocking(move || crate::store::replace_graph_delta(&store, &g, triples))
-        .await
-        .map_err(AppError::internal)?
-        .map_err(AppError::internal)?;
+    let changes =
+        tokio::task::spawn_blocking(move || crate::store::replace_graph_delta(&store, &g, triples))
+            .await
+            .map_err(AppError::internal)?
+            .map_err(AppError::internal)?;
     if !changes.is_empty() {
         append_changes(&state, changes, received_at_ms).await?;
     }
@@ -269,18 +300,22 @@ pub async fn delete(
     let received_at_ms = now_ms();
     state.authorize(&headers, Scope::Publish)?;
     let Target::Graph(graph) = target(raw.as_deref())? else {
-        return Err(AppError::bad_request("DELETE needs \"graph=IRI\" or \"default\""));
+        return Err(AppError::bad_request(
+            "DELETE needs \"graph=IRI\" or \"default\"",
+        ));
     };
+    refuse_reserved(&graph)?;
     let _exclusive = state.write_gate.write().await;
     wait_for_state(&state).await?;
     if !graph_exists(&state, &graph)? {
         return Err(AppError::NotFound("no such graph".into()));
     }
     let store = state.store.clone();
-    let changes = tokio::task::spawn_blocking(move || crate::store::clear_graph_delta(&store, &graph))
-        .await
-        .map_err(AppError::internal)?
-        .map_err(AppError::internal)?;
+    let changes =
+        tokio::task::spawn_blocking(move || crate::store::clear_graph_delta(&store, &graph))
+            .await
+            .map_err(AppError::internal)?
+            .map_err(AppError::internal)?;
     if changes.len() > state.limits.update_changes_max {
         return Err(AppError::TooLarge(format!(
             "deleting this graph removes {} triples; the limit is {}",

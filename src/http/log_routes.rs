@@ -7,7 +7,7 @@
 //! file, not tiles.
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, header};
 use axum::response::IntoResponse;
 use base64::Engine;
@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use super::AppState;
 use super::auth::Scope;
-use super::error::AppError;
+use super::error::{AppError, query_params};
 
 const NOTE_MEDIA_TYPE: &str = "text/plain; charset=utf-8";
 
@@ -76,9 +76,10 @@ struct EntriesPage {
 pub async fn entries(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Query(params): Query<EntriesParams>,
+    RawQuery(raw): RawQuery,
 ) -> Result<impl IntoResponse, AppError> {
     state.authorize(&headers, Scope::Read)?;
+    let params: EntriesParams = query_params(raw.as_deref())?;
     let page_max = state.limits.log_entries_page_max;
     let limit = params.limit.unwrap_or(100).min(page_max);
     let log = state.log.clone();
@@ -131,9 +132,10 @@ pub struct InclusionParams {
 pub async fn inclusion(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Query(params): Query<InclusionParams>,
+    RawQuery(raw): RawQuery,
 ) -> Result<impl IntoResponse, AppError> {
     state.authorize(&headers, Scope::Read)?;
+    let params: InclusionParams = query_params(raw.as_deref())?;
     let log = state.log.clone();
     let proof = tokio::task::spawn_blocking(move || log.inclusion_proof(params.seq, params.size))
         .await
@@ -150,9 +152,10 @@ pub struct ConsistencyParams {
 pub async fn consistency(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Query(params): Query<ConsistencyParams>,
+    RawQuery(raw): RawQuery,
 ) -> Result<impl IntoResponse, AppError> {
     state.authorize(&headers, Scope::Read)?;
+    let params: ConsistencyParams = query_params(raw.as_deref())?;
     let log = state.log.clone();
     let proof = tokio::task::spawn_blocking(move || {
         let to = params.to.unwrap_or_else(|| log.size());

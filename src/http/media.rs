@@ -12,7 +12,12 @@ use super::error::AppError;
 /// The request's media type, lowercased, without parameters; `None` when absent.
 pub fn content_type(headers: &HeaderMap) -> Option<String> {
     let value = headers.get(CONTENT_TYPE)?.to_str().ok()?;
-    let base = value.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let base = value
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     (!base.is_empty()).then_some(base)
 }
 
@@ -133,7 +138,11 @@ mod tests {
         assert_eq!(negotiate(&accept("*/*"), OFFERS).unwrap(), 1);
         assert_eq!(negotiate(&accept("text/csv"), OFFERS).unwrap(), 3);
         assert_eq!(
-            negotiate(&accept("application/sparql-results+json;q=0.5, application/sparql-results+xml"), OFFERS).unwrap(),
+            negotiate(
+                &accept("application/sparql-results+json;q=0.5, application/sparql-results+xml"),
+                OFFERS
+            )
+            .unwrap(),
             2
         );
         assert_eq!(negotiate(&accept("text/*, */*;q=0.1"), OFFERS).unwrap(), 3);
@@ -147,8 +156,14 @@ mod tests {
     #[test]
     fn content_type_drops_parameters_and_reads_charset() {
         let mut h = HeaderMap::new();
-        h.insert(CONTENT_TYPE, "Application/SPARQL-Query; charset=UTF-16".parse().unwrap());
-        assert_eq!(content_type(&h).as_deref(), Some("application/sparql-query"));
+        h.insert(
+            CONTENT_TYPE,
+            "Application/SPARQL-Query; charset=UTF-16".parse().unwrap(),
+        );
+        assert_eq!(
+            content_type(&h).as_deref(),
+            Some("application/sparql-query")
+        );
         assert_eq!(charset(&h).as_deref(), Some("utf-16"));
         assert!(require_utf8(&h).is_err());
     }

@@ -26,7 +26,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use metrics_exporter_prometheus::PrometheusHandle;
 
-pub use error::AppError;
+pub use error::{AppError, Body};
 
 use crate::event::ActorKey;
 use crate::log::Log;
@@ -149,7 +149,10 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/log/proof/consistency", get(log_routes::consistency))
         .route("/sparql", get(sparql::get_query).post(sparql::post))
         .route("/query", get(sparql::get_query).post(sparql::post))
-        .route("/update", post(sparql::post_update).get(sparql::update_via_get))
+        .route(
+            "/update",
+            post(sparql::post_update).get(sparql::update_via_get),
+        )
         .route(
             "/store",
             get(graph_store::get)
@@ -159,6 +162,7 @@ pub fn app(state: AppState) -> Router {
                 .delete(graph_store::delete),
         )
         .fallback(ops::not_found)
+        .method_not_allowed_fallback(ops::method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))
         .with_state(state);
     ops::with_request_tracing(router)

@@ -4,10 +4,10 @@
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use axum::{Json, Router};
 use axum::extract::State;
 use axum::http::{HeaderValue, Request, StatusCode, header};
 use axum::response::{Html, IntoResponse};
+use axum::{Json, Router};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tower_http::request_id::{
     MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
@@ -65,11 +65,15 @@ pub async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse,
     metrics::gauge!("ledgraph_log_events").set(size as f64);
     let state_lag = size.saturating_sub(state.projections.state_applied());
     let events_lag = size.saturating_sub(state.projections.events_applied());
-    metrics::gauge!("ledgraph_projection_lag_events", "projection" => "state").set(state_lag as f64);
+    metrics::gauge!("ledgraph_projection_lag_events", "projection" => "state")
+        .set(state_lag as f64);
     metrics::gauge!("ledgraph_projection_lag_events", "projection" => "events")
         .set(events_lag as f64);
     Ok((
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         handle.render(),
     ))
 }
@@ -93,10 +97,16 @@ pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     };
     if state.is_shutting_down() {
         let reason = Some("shutting down".to_owned());
-        return (StatusCode::SERVICE_UNAVAILABLE, Json(body("unavailable", reason)));
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(body("unavailable", reason)),
+        );
     }
     if let Some(failure) = state.projections.failure() {
-        return (StatusCode::SERVICE_UNAVAILABLE, Json(body("unavailable", Some(failure))));
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(body("unavailable", Some(failure))),
+        );
     }
     (StatusCode::OK, Json(body("ready", None)))
 }
@@ -107,6 +117,10 @@ pub async fn openapi() -> impl IntoResponse {
 
 pub async fn index() -> impl IntoResponse {
     Html(INDEX_HTML)
+}
+
+pub async fn method_not_allowed() -> AppError {
+    AppError::MethodNotAllowed("this route does not take that method; see /openapi.json".into())
 }
 
 pub async fn not_found() -> AppError {
@@ -122,7 +136,9 @@ impl MakeRequestId for NextRequestId {
     fn make_request_id<B>(&mut self, _: &Request<B>) -> Option<RequestId> {
         static NEXT: AtomicU64 = AtomicU64::new(1);
         let id = NEXT.fetch_add(1, Ordering::Relaxed);
-        HeaderValue::from_str(&format!("{id:x}")).ok().map(RequestId::new)
+        HeaderValue::from_str(&format!("{id:x}"))
+            .ok()
+            .map(RequestId::new)
     }
 }
 

@@ -17,7 +17,7 @@ use oxrdf::Quad;
 use serde::Serialize;
 
 use super::auth::Scope;
-use super::error::AppError;
+use super::error::{AppError, Body};
 use super::{AppState, media};
 use crate::event::input::{self, InputError};
 use crate::event::skolem::Skolemizer;
@@ -44,9 +44,7 @@ fn parser_for(media_type: &str) -> Option<Parser> {
         "text/turtle" | "application/x-turtle" => input::parse_turtle,
         "application/rdf-patch" | "text/rdf-patch" => crate::event::rdf_patch::parse_rdf_patch,
         "application/cloudevents+json" => crate::event::cloudevents::parse_cloudevent,
-        "application/cloudevents-batch+json" => {
-            crate::event::cloudevents::parse_cloudevents_batch
-        }
+        "application/cloudevents-batch+json" => crate::event::cloudevents::parse_cloudevents_batch,
         _ => return None,
     })
 }
@@ -106,6 +104,7 @@ pub async fn append_changes(
     if state.is_shutting_down() {
         return Err(AppError::Unavailable("the server is shutting down".into()));
     }
+    refuse_reserved_graphs(&changes)?;
     let events = changes.len() as u64;
     let batch = Batch::unsigned(state.actor, changes);
     let (tx, rx) = tokio::sync::oneshot::channel();
@@ -136,6 +135,23 @@ pub async fn append_changes(
     Ok(ack)
 }
 
+/// The event graph and the projections' metadata are written by ledgraph alone.
+fn refuse_reserved_graphs(changes: &[(Op, Quad)]) -> Result<(), AppError> {
+    match changes
+        .iter()
+        .position(|(_, q)| crate::store::is_reserved_graph(q.graph_name.as_ref()))
+    {
+        Some(index) => Err(AppError::BadRequest {
+            message: format!(
+                "graph {} is maintained by ledgraph and cannot be written",
+                changes[index].1.graph_name
+            ),
+            position: Some(format!("event {index}")),
+        }),
+        None => Ok(()),
+    }
+}
+
 /// Parses a request body with the parser of its media type (off the executor).
 pub async fn parse_body(
     headers: &HeaderMap,
@@ -164,7 +180,7 @@ pub async fn parse_body(
 pub async fn publish(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: Bytes,
+    Body(body): Body,
 ) -> Result<impl IntoResponse, AppError> {
     let received_at_ms = now_ms();
     state.authorize(&headers, Scope::Publish)?;

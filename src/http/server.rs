@@ -17,9 +17,7 @@ use crate::event::hlc::SystemClock;
 use crate::event::skolem::DEFAULT_GENID_BASE;
 use crate::keys::{self, KeyError, OsRandom};
 use crate::log::{Log, LogConfig, LogError};
-use crate::store::{
-    GraphStore, ProjectionConfig, Projections, StoreError, TimingTable, store_dir,
-};
+use crate::store::{GraphStore, ProjectionConfig, Projections, StoreError, TimingTable, store_dir};
 
 use super::auth::Tokens;
 use super::{AppState, Limits, Shared, app, ops};

@@ -10,7 +10,6 @@
 
 use std::time::Duration;
 
-use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -20,7 +19,7 @@ use oxigraph::sparql::results::{QueryResultsFormat, QueryResultsSerializer};
 use oxigraph::sparql::{CancellationToken, QueryResults, SparqlEvaluator};
 
 use super::auth::Scope;
-use super::error::AppError;
+use super::error::{AppError, Body};
 use super::graph_store::GRAPH_FORMATS;
 use super::publish::{Appended, append_changes, new_skolemizer, now_ms};
 use super::{AppState, media};
@@ -122,6 +121,7 @@ pub async fn get_query(
     uri: axum::http::Uri,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, AppError> {
+    state.authorize(&headers, Scope::Read)?;
     let mut params = Params::from_raw(raw.as_deref());
     let base = endpoint_iri(&headers, uri.path());
     match operation(&mut params)? {
@@ -151,7 +151,7 @@ pub async fn post(
     headers: HeaderMap,
     uri: axum::http::Uri,
     RawQuery(raw): RawQuery,
-    body: Bytes,
+    Body(body): Body,
 ) -> Result<Response, AppError> {
     post_operation(state, headers, uri, raw, body, Accepts::Any).await
 }
@@ -162,7 +162,7 @@ pub async fn post_update(
     headers: HeaderMap,
     uri: axum::http::Uri,
     RawQuery(raw): RawQuery,
-    body: Bytes,
+    Body(body): Body,
 ) -> Result<Response, AppError> {
     post_operation(state, headers, uri, raw, body, Accepts::UpdateOnly).await
 }
@@ -172,9 +172,11 @@ async fn post_operation(
     headers: HeaderMap,
     uri: axum::http::Uri,
     raw: Option<String>,
-    body: Bytes,
+    body: axum::body::Bytes,
     accepts: Accepts,
 ) -> Result<Response, AppError> {
+    // Every SPARQL operation needs at least `read`; updates check `publish` too.
+    state.authorize(&headers, Scope::Read)?;
     let base = endpoint_iri(&headers, uri.path());
     media::require_utf8(&headers)?;
     let media_type = media::content_type(&headers).unwrap_or_default();
@@ -199,7 +201,11 @@ async fn post_operation(
             } else {
                 "application/x-www-form-urlencoded or application/sparql-update"
             };
-            let shown = if other.is_empty() { "no media type" } else { other };
+            let shown = if other.is_empty() {
+                "no media type"
+            } else {
+                other
+            };
             return Err(AppError::UnsupportedMediaType(format!(
                 "a SPARQL POST takes {expected}, not {shown}"
             )));
@@ -207,7 +213,9 @@ async fn post_operation(
     };
     match op {
         Operation::Query(_) | Operation::ServiceDescription if accepts == Accepts::UpdateOnly => {
-            Err(AppError::bad_request("this endpoint takes updates only; send queries to /sparql or /query"))
+            Err(AppError::bad_request(
+                "this endpoint takes updates only; send queries to /sparql or /query",
+            ))
         }
         Operation::Query(q) => run_query(&state, &headers, q, &params, &base).await,
         Operation::Update(u) => run_update(&state, &headers, u, &params, &base).await,
@@ -331,7 +339,9 @@ fn render(
                 .serialize_solutions_to_writer(Vec::new(), solutions.variables().to_vec())
                 .map_err(io)?;
             for solution in solutions {
-                writer.serialize(&solution.map_err(evaluation_error)?).map_err(io)?;
+                writer
+                    .serialize(&solution.map_err(evaluation_error)?)
+                    .map_err(io)?;
             }
             Ok(Rendered {
                 media_type: format.media_type(),

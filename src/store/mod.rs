@@ -41,7 +41,7 @@ pub use graph_delta::{clear_graph_delta, replace_graph_delta};
 pub use projection::{ProjectionConfig, Projections};
 pub use replay::{ReplayReport, replay};
 pub use timing::TimingTable;
-pub use update::{UpdateError, update_delta};
+pub use update::{UpdateDataset, UpdateError, update_delta};
 
 /// The event graph: one node per log event (see [`event_graph`]).
 pub const EVENT_GRAPH: &str = "urn:ledgraph:log";

@@ -72,11 +72,13 @@ pub fn update_delta(
     store: &GraphStore,
     update: &str,
     base_iri: Option<&str>,
+    dataset: &UpdateDataset,
     skolemizer: &mut Skolemizer,
     cancel: CancellationToken,
     changes_max: usize,
 ) -> Result<Vec<(Op, Quad)>, UpdateError> {
-    let parsed = parse(update, base_iri)?;
+    let mut parsed = parse(update, base_iri)?;
+    dataset.apply(&mut parsed)?;
     if parsed
         .operations
         .iter()
@@ -109,6 +111,42 @@ pub fn update_delta(
     }
     // The scratch transaction is dropped here, uncommitted: the store is unchanged.
     Ok(delta.changes)
+}
+
+/// The SPARQL Protocol's `using-graph-uri` / `using-named-graph-uri`: the dataset of every
+/// `DELETE/INSERT … WHERE` in the request (SPARQL 1.1 Protocol §2.2.3).
+#[derive(Debug, Clone, Default)]
+pub struct UpdateDataset {
+    pub using_graphs: Vec<NamedNode>,
+    pub using_named_graphs: Vec<NamedNode>,
+}
+
+impl UpdateDataset {
+    fn is_empty(&self) -> bool {
+        self.using_graphs.is_empty() && self.using_named_graphs.is_empty()
+    }
+
+    /// The protocol may not override a dataset the update names itself (USING or WITH, which
+    /// the parser turns into a USING dataset).
+    fn apply(&self, update: &mut spargebra::Update) -> Result<(), UpdateError> {
+        if self.is_empty() {
+            return Ok(());
+        }
+        for operation in &mut update.operations {
+            if let GraphUpdateOperation::DeleteInsert { using, .. } = operation {
+                if using.is_some() {
+                    return Err(UpdateError::Evaluation(
+                        "using-graph-uri/using-named-graph-uri cannot be combined with USING or WITH in the update".into(),
+                    ));
+                }
+                *using = Some(QueryDataset {
+                    default: self.using_graphs.clone(),
+                    named: Some(self.using_named_graphs.clone()),
+                });
+            }
+        }
+        Ok(())
+    }
 }
 
 fn parse(update: &str, base_iri: Option<&str>) -> Result<spargebra::Update, UpdateError> {
