@@ -55,7 +55,10 @@ fn data_with_log(dir: &Path) -> std::path::PathBuf {
             {"op":"add","s":"<https://e.org/d>","p":"<https://e.org/name>","o":"\"Dana\""}]"#,
     )
     .unwrap();
-    ok(ledgraph(&data, &["log", "append", second.to_str().unwrap()]));
+    ok(ledgraph(
+        &data,
+        &["log", "append", second.to_str().unwrap()],
+    ));
     data
 }
 
@@ -76,12 +79,20 @@ fn query_prints_table_json_csv_and_tsv() {
     assert_eq!(stdout(&ask), "true\n");
     let ask = ok(ledgraph(
         &data,
-        &["query", "--format", "json", "ASK { <https://e.org/a> ?p ?o }"],
+        &[
+            "query",
+            "--format",
+            "json",
+            "ASK { <https://e.org/a> ?p ?o }",
+        ],
     ));
     assert_eq!(stdout(&ask), "{\"head\":{},\"boolean\":false}\n");
     let construct = ok(ledgraph(
         &data,
-        &["query", "CONSTRUCT { ?s <https://e.org/n> ?o } WHERE { ?s <https://e.org/name> \"Dana\" BIND(1 AS ?o) }"],
+        &[
+            "query",
+            "CONSTRUCT { ?s <https://e.org/n> ?o } WHERE { ?s <https://e.org/name> \"Dana\" BIND(1 AS ?o) }",
+        ],
     ));
     assert_eq!(
         stdout(&construct),
@@ -103,7 +114,10 @@ fn query_sees_the_event_graph() {
              SELECT ?tx ?n WHERE { GRAPH <urn:ledgraph:log> { ?tx lg:eventCount ?n } } ORDER BY ?tx",
         ],
     ));
-    assert_eq!(stdout(&out), "tx,n\r\nurn:ledgraph:tx:0,3\r\nurn:ledgraph:tx:3,2\r\n");
+    assert_eq!(
+        stdout(&out),
+        "tx,n\r\nurn:ledgraph:tx:0,3\r\nurn:ledgraph:tx:3,2\r\n"
+    );
 }
 
 #[test]
@@ -114,7 +128,10 @@ fn store_hash_of_the_live_store_equals_the_replayed_store() {
     assert_eq!(live.trim().len(), 64, "{live}");
     assert!(live.trim().chars().all(|c| c.is_ascii_hexdigit()));
     let into = dir.path().join("replayed");
-    let out = ok(ledgraph(&data, &["replay", "--into", into.to_str().unwrap()]));
+    let out = ok(ledgraph(
+        &data,
+        &["replay", "--into", into.to_str().unwrap()],
+    ));
     assert!(
         stdout(&out).contains(&format!("dataset hash {}", live.trim())),
         "{}",
@@ -147,8 +164,14 @@ fn bad_input_gives_a_one_line_error_and_exit_code_1() {
     std::fs::write(full.join("x"), "x").unwrap();
     let cases: [(&str, Vec<&str>); 5] = [
         ("query-syntax", vec!["query", "SELECT ?s WHERE { ?s ?p }"]),
-        ("replay-split", vec!["replay", "--to", "2", "--into", "unused"]),
-        ("replay-beyond", vec!["replay", "--to", "99", "--into", "unused"]),
+        (
+            "replay-split",
+            vec!["replay", "--to", "2", "--into", "unused"],
+        ),
+        (
+            "replay-beyond",
+            vec!["replay", "--to", "99", "--into", "unused"],
+        ),
         (
             "replay-not-empty",
             vec!["replay", "--into", full.to_str().unwrap()],
@@ -166,7 +189,11 @@ fn bad_input_gives_a_one_line_error_and_exit_code_1() {
         insta::assert_snapshot!(name, err);
     }
     let out = ledgraph(&data, &["query", "SELECT * {}", "--format", "xml"]);
-    assert_eq!(out.status.code(), Some(2), "unknown format is a usage error");
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "unknown format is a usage error"
+    );
     let no_log = dir.path().join("nolog");
     let out = ledgraph(&no_log, &["query", "ASK {}"]);
     assert_eq!(out.status.code(), Some(1));

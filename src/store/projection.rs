@@ -8,8 +8,9 @@
 //!   restart resumes exactly once. It writes blindly (no reads), because Oxigraph's inserts
 //!   and deletes are idempotent: this is what keeps it near Oxigraph's raw insert rate.
 //! - The **event-graph projection** ([`super::event_graph`]) has its own cursor and may lag:
-//!   the state never waits for it, and while the state projection is behind it steps aside
-//!   for a few milliseconds per batch (2 cores are shared with the log's writer threads).
+//!   the state never waits for it, and while the state projection is more than
+//!   [`ProjectionConfig::event_graph_state_lag_events_max`] events behind the log it does not
+//!   start a batch (2 cores are shared with the log's writer threads).
 //!
 //! Events in the reserved graphs are skipped by the state projection (see
 //! [`super::is_reserved_graph`]). Both threads wake on [`LogReader::wait_for_size`]. A thread
@@ -24,6 +25,7 @@ use std::time::{Duration, Instant};
 use crate::event::Op;
 use crate::log::LogReader;
 
+use super::batch::WriteBatch;
 use super::cursor::{self, Cursors, Projection};
 use super::event_graph::EventGraphWriter;
 use super::timing::TimingTable;
@@ -40,9 +42,11 @@ pub struct ProjectionConfig {
     pub event_graph_transaction_events_max: usize,
     /// How long a projection sleeps waiting for the log to grow before checking for stop.
     pub poll_interval_ms: u64,
-    /// Longest pause per batch of the event-graph projection while the state projection is
-    /// more than `transaction_events_max` events behind the log.
-    pub event_graph_yield_ms_max: u64,
+    /// The event-graph projection waits while the state projection is more than this many
+    /// events behind the log: on 2 cores, a batch of event-graph quads (9 per event) would
+    /// otherwise take the CPU the state needs. Under an ingest rate the state cannot follow,
+    /// the event graph waits until the load drops.
+    pub event_graph_state_lag_events_max: u64,
 }
 
 impl Default for ProjectionConfig {
@@ -51,7 +55,7 @@ impl Default for ProjectionConfig {
             transaction_events_max: 8_192,
             event_graph_transaction_events_max: 4_096,
             poll_interval_ms: 200,
-            event_graph_yield_ms_max: 20,
+            event_graph_state_lag_events_max: 8_192,
         }
     }
 }
@@ -85,6 +89,12 @@ impl Shared {
         drop(failure);
         drop(self.applied_lock.lock().unwrap_or_else(|p| p.into_inner()));
         self.applied_grew.notify_all();
+    }
+
+    /// Sleeps until the state projection advances (or `timeout`).
+    fn wait_for_state(&self, timeout: Duration) {
+        let guard = self.applied_lock.lock().unwrap_or_else(|p| p.into_inner());
+        drop(self.applied_grew.wait_timeout(guard, timeout));
     }
 
     fn stopping(&self) -> bool {
@@ -254,6 +264,13 @@ impl Projections {
     fn stop_threads(&mut self) -> Result<(), StoreError> {
         self.shared.stop.store(true, Ordering::Release);
         self.reader.notify_waiters();
+        drop(
+            self.shared
+                .applied_lock
+                .lock()
+                .unwrap_or_else(|p| p.into_inner()),
+        );
+        self.shared.applied_grew.notify_all();
         let mut first_error = None;
         for (which, handle) in self.threads.drain(..) {
             let result = match handle.join() {
@@ -343,18 +360,15 @@ pub(crate) fn apply_state(
     size: u64,
     events_max: usize,
 ) -> Result<u64, StoreError> {
-    let mut tx = store
-        .oxigraph()
-        .start_transaction()
-        .map_err(|e| store.storage_error(e))?;
+    let mut batch = WriteBatch::new();
     let mut end = from;
     let mut seq = from;
     while seq < size {
         let event = reader.event(seq)?;
         if !is_reserved_graph(event.quad.graph_name.as_ref()) {
             match event.op {
-                Op::Add => tx.insert(&event.quad),
-                Op::Remove => tx.remove(&event.quad),
+                Op::Add => batch.insert(event.quad)?,
+                Op::Remove => batch.remove(event.quad)?,
             }
         }
         seq += 1;
@@ -371,8 +385,8 @@ pub(crate) fn apply_state(
             "log size {size} does not end a transaction"
         )));
     }
-    cursor::set(&mut tx, Projection::State, from, end);
-    tx.commit().map_err(|e| store.storage_error(e))?;
+    cursor::set(&mut batch, Projection::State, from, end)?;
+    batch.commit(store)?;
     Ok(end)
 }
 
@@ -385,13 +399,16 @@ pub(crate) fn apply_events(
     from: u64,
     to: u64,
 ) -> Result<(), StoreError> {
-    let mut tx = store
-        .oxigraph()
-        .start_transaction()
-        .map_err(|e| store.storage_error(e))?;
-    writer.project(reader, from, to, &mut |q| tx.insert(&q))?;
-    cursor::set(&mut tx, Projection::Events, from, to);
-    tx.commit().map_err(|e| store.storage_error(e))
+    let mut batch = WriteBatch::new();
+    let mut result = Ok(());
+    writer.project(reader, from, to, &mut |q| {
+        if result.is_ok() {
+            result = batch.insert(q);
+        }
+    })?;
+    result?;
+    cursor::set(&mut batch, Projection::Events, from, to)?;
+    batch.commit(store)
 }
 
 /// Brings both projections of `store` up to the log's current size on the calling thread
@@ -468,17 +485,15 @@ impl EventsWorker {
 
     /// The state is what queries and read-your-writes wait on; the event graph is audit.
     fn defer_to_state(&self) {
-        let lag_max = self.config.transaction_events_max as u64;
-        let deadline = Instant::now() + Duration::from_millis(self.config.event_graph_yield_ms_max);
+        let poll = Duration::from_millis(self.config.poll_interval_ms.max(1));
         while !self.shared.stopping()
-            && Instant::now() < deadline
             && self
                 .reader
                 .size()
                 .saturating_sub(self.shared.state_applied.load(Ordering::Acquire))
-                > lag_max
+                > self.config.event_graph_state_lag_events_max
         {
-            std::thread::sleep(Duration::from_millis(1));
+            self.shared.wait_for_state(poll);
         }
     }
 }
