@@ -2,8 +2,9 @@
 //!
 //! Every change is an RDF triple [`event`] appended to a signed Merkle [`log`]; everything
 //! else is a projection of that log. The parts, in data-flow order: [`event`] (the model and
-//! its canonical bytes) → [`log`] (segments, Merkle tree, checkpoints, proofs, recovery) —
-//! with [`keys`] holding the node's signing identity and [`cli`] the command line over them.
+//! its canonical bytes) → [`log`] (segments, Merkle tree, checkpoints, proofs, recovery) →
+//! [`store`] (the Oxigraph projection: state, event graph, replay) — with [`keys`] holding the
+//! node's signing identity and [`cli`] the command line over them.
 //! Dependencies point one way: `log` knows nothing of HTTP or Oxigraph.
 
 pub mod cli;
