@@ -485,3 +485,44 @@ fn cursor_beyond_the_log_or_inside_a_transaction_is_a_corruption_error() {
     }
     log.close().unwrap();
 }
+
+/// Throughput check, run by hand (`cargo test --release --test store_projection -- --ignored`):
+/// the 2-core machines are shared, so CI does not assert a rate.
+#[test]
+#[ignore]
+fn state_projection_keeps_up_with_1000_triple_batches() {
+    let dir = tempfile::tempdir().unwrap();
+    let (log, _) = open(dir.path(), LogConfig::default());
+    let store = open_store(dir.path());
+    let p = start(&log, &store, ProjectionConfig::default());
+    let batches = 100u64;
+    let started = std::time::Instant::now();
+    let appender = {
+        let reader = log.reader().clone();
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                for b in 0..batches {
+                    let changes = (b * 1000..(b + 1) * 1000)
+                        .map(|i| (Op::Add, common::quad(i)))
+                        .collect();
+                    append(&log, changes);
+                }
+            });
+            reader
+        })
+    };
+    let appended = started.elapsed();
+    assert!(p.wait_state(appender.size(), WAIT));
+    let projected = started.elapsed();
+    let rate = (batches * 1000) as f64 / projected.as_secs_f64();
+    eprintln!(
+        "appended {} events in {appended:?}; state projected in {projected:?}: {rate:.0} triples/s; event graph at {}",
+        batches * 1000,
+        p.events_applied()
+    );
+    assert!(p.wait_events(log.size(), WAIT));
+    eprintln!("event graph done after {:?}", started.elapsed());
+    p.stop().unwrap();
+    assert!(rate >= 54_000.0, "{rate:.0} triples/s");
+    log.close().unwrap();
+}

@@ -13,9 +13,9 @@
 //! anything else that is not exactly one non-negative integer is [`StoreError::Corruption`].
 //! This module does not decide when cursors advance; the projections do.
 
-use oxigraph::store::Transaction;
 use oxrdf::{GraphNameRef, Literal, NamedNodeRef, Quad, QuadRef, Term};
 
+use super::batch::WriteBatch;
 use super::vocab::{APPLIED_SIZE, EVENTS_PROJECTION, META_GRAPH, STATE_PROJECTION, XSD_INTEGER};
 use super::{GraphStore, StoreError};
 
@@ -93,8 +93,13 @@ pub(crate) fn quad(which: Projection, size: u64) -> Quad {
     .into_owned()
 }
 
-/// Moves a cursor from `old` to `new` inside `tx`.
-pub(crate) fn set(tx: &mut Transaction<'_>, which: Projection, old: u64, new: u64) {
-    tx.remove(&quad(which, old));
-    tx.insert(&quad(which, new));
+/// Moves a cursor from `old` to `new` as part of `batch`.
+pub(crate) fn set(
+    batch: &mut WriteBatch,
+    which: Projection,
+    old: u64,
+    new: u64,
+) -> Result<(), StoreError> {
+    batch.remove(quad(which, old))?;
+    batch.insert(quad(which, new))
 }

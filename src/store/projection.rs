@@ -5,11 +5,14 @@
 //!   transactions share one Oxigraph transaction — up to
 //!   [`ProjectionConfig::transaction_events_max`] events, never splitting a log transaction —
 //!   and that Oxigraph transaction also moves the state cursor ([`super::cursor`]), so a
-//!   restart resumes exactly once. It writes blindly (no reads), because Oxigraph's inserts
-//!   and deletes are idempotent: this is what keeps it near Oxigraph's raw insert rate.
+//!   restart resumes exactly once. It writes blindly (no reads, Oxigraph's write-only batch,
+//!   see [`super::batch`]), because inserts and deletes are idempotent, and a helper thread
+//!   commits one batch while the next is read and decoded: this is what keeps it near
+//!   Oxigraph's raw insert rate.
 //! - The **event-graph projection** ([`super::event_graph`]) has its own cursor and may lag:
-//!   the state never waits for it, and while the state projection is behind it steps aside
-//!   for a few milliseconds per batch (2 cores are shared with the log's writer threads).
+//!   the state never waits for it, and while the state projection is more than
+//!   [`ProjectionConfig::event_graph_state_lag_events_max`] events behind the log it does not
+//!   start a batch (2 cores are shared with the log's writer threads).
 //!
 //! Events in the reserved graphs are skipped by the state projection (see
 //! [`super::is_reserved_graph`]). Both threads wake on [`LogReader::wait_for_size`]. A thread
@@ -24,6 +27,7 @@ use std::time::{Duration, Instant};
 use crate::event::Op;
 use crate::log::LogReader;
 
+use super::batch::WriteBatch;
 use super::cursor::{self, Cursors, Projection};
 use super::event_graph::EventGraphWriter;
 use super::timing::TimingTable;
@@ -40,9 +44,11 @@ pub struct ProjectionConfig {
     pub event_graph_transaction_events_max: usize,
     /// How long a projection sleeps waiting for the log to grow before checking for stop.
     pub poll_interval_ms: u64,
-    /// Longest pause per batch of the event-graph projection while the state projection is
-    /// more than `transaction_events_max` events behind the log.
-    pub event_graph_yield_ms_max: u64,
+    /// The event-graph projection waits while the state projection is more than this many
+    /// events behind the log: on 2 cores, a batch of event-graph quads (9 per event) would
+    /// otherwise take the CPU the state needs. Under an ingest rate the state cannot follow,
+    /// the event graph waits until the load drops.
+    pub event_graph_state_lag_events_max: u64,
 }
 
 impl Default for ProjectionConfig {
@@ -51,7 +57,7 @@ impl Default for ProjectionConfig {
             transaction_events_max: 8_192,
             event_graph_transaction_events_max: 4_096,
             poll_interval_ms: 200,
-            event_graph_yield_ms_max: 20,
+            event_graph_state_lag_events_max: 8_192,
         }
     }
 }
@@ -85,6 +91,12 @@ impl Shared {
         drop(failure);
         drop(self.applied_lock.lock().unwrap_or_else(|p| p.into_inner()));
         self.applied_grew.notify_all();
+    }
+
+    /// Sleeps until the state projection advances (or `timeout`).
+    fn wait_for_state(&self, timeout: Duration) {
+        let guard = self.applied_lock.lock().unwrap_or_else(|p| p.into_inner());
+        drop(self.applied_grew.wait_timeout(guard, timeout));
     }
 
     fn stopping(&self) -> bool {
@@ -254,6 +266,13 @@ impl Projections {
     fn stop_threads(&mut self) -> Result<(), StoreError> {
         self.shared.stop.store(true, Ordering::Release);
         self.reader.notify_waiters();
+        drop(
+            self.shared
+                .applied_lock
+                .lock()
+                .unwrap_or_else(|p| p.into_inner()),
+        );
+        self.shared.applied_grew.notify_all();
         let mut first_error = None;
         for (which, handle) in self.threads.drain(..) {
             let result = match handle.join() {
@@ -311,7 +330,37 @@ struct StateWorker {
 }
 
 impl StateWorker {
+    /// Reads and decodes the next batch while a committer thread writes the previous one:
+    /// decoding is about a quarter of the work, and the second core is often idle.
     fn run(mut self) -> Result<(), StoreError> {
+        let (to_commit, batches) = std::sync::mpsc::sync_channel::<(WriteBatch, u64)>(1);
+        let store = self.store.clone();
+        let shared = self.shared.clone();
+        let committer = std::thread::Builder::new()
+            .name("ledgraph-state-commit".into())
+            .spawn(move || -> Result<(), StoreError> {
+                for (batch, end) in batches {
+                    batch.commit(&store)?;
+                    shared.advance(Projection::State, end);
+                }
+                Ok(())
+            })
+            .map_err(|e| StoreError::Projection(format!("cannot start a thread: {e}")))?;
+        let read = self.read_batches(&to_commit);
+        drop(to_commit);
+        let committed = committer.join().unwrap_or_else(|_| {
+            Err(StoreError::Projection(
+                "the state commit thread panicked".into(),
+            ))
+        });
+        // A failed commit closes the channel, which ends the reading: report the cause.
+        committed.and(read)
+    }
+
+    fn read_batches(
+        &mut self,
+        to_commit: &std::sync::mpsc::SyncSender<(WriteBatch, u64)>,
+    ) -> Result<(), StoreError> {
         let poll = Duration::from_millis(self.config.poll_interval_ms.max(1));
         while !self.shared.stopping() {
             let size = self.reader.size();
@@ -319,15 +368,16 @@ impl StateWorker {
                 self.reader.wait_for_size(self.applied + 1, poll);
                 continue;
             }
-            let end = apply_state(
-                &self.store,
+            let (batch, end) = read_state(
                 &self.reader,
                 self.applied,
                 size,
                 self.config.transaction_events_max,
             )?;
+            if to_commit.send((batch, end)).is_err() {
+                break;
+            }
             self.applied = end;
-            self.shared.advance(Projection::State, end);
         }
         Ok(())
     }
@@ -335,7 +385,7 @@ impl StateWorker {
 
 /// Applies whole log transactions from `from` (a transaction boundary) towards `size`, at
 /// least one transaction and otherwise at most `events_max` events, in one Oxigraph
-/// transaction with the cursor. Returns the new applied size.
+/// write with the cursor. Returns the new applied size.
 pub(crate) fn apply_state(
     store: &GraphStore,
     reader: &LogReader,
@@ -343,18 +393,27 @@ pub(crate) fn apply_state(
     size: u64,
     events_max: usize,
 ) -> Result<u64, StoreError> {
-    let mut tx = store
-        .oxigraph()
-        .start_transaction()
-        .map_err(|e| store.storage_error(e))?;
+    let (batch, end) = read_state(reader, from, size, events_max)?;
+    batch.commit(store)?;
+    Ok(end)
+}
+
+/// The write of [`apply_state`], not yet committed, and the applied size it leads to.
+fn read_state(
+    reader: &LogReader,
+    from: u64,
+    size: u64,
+    events_max: usize,
+) -> Result<(WriteBatch, u64), StoreError> {
+    let mut batch = WriteBatch::new();
     let mut end = from;
     let mut seq = from;
     while seq < size {
         let event = reader.event(seq)?;
         if !is_reserved_graph(event.quad.graph_name.as_ref()) {
             match event.op {
-                Op::Add => tx.insert(&event.quad),
-                Op::Remove => tx.remove(&event.quad),
+                Op::Add => batch.insert(event.quad)?,
+                Op::Remove => batch.remove(event.quad)?,
             }
         }
         seq += 1;
@@ -371,9 +430,8 @@ pub(crate) fn apply_state(
             "log size {size} does not end a transaction"
         )));
     }
-    cursor::set(&mut tx, Projection::State, from, end);
-    tx.commit().map_err(|e| store.storage_error(e))?;
-    Ok(end)
+    cursor::set(&mut batch, Projection::State, from, end)?;
+    Ok((batch, end))
 }
 
 /// Projects events `from..to` into the event graph in one Oxigraph transaction with the
@@ -385,13 +443,16 @@ pub(crate) fn apply_events(
     from: u64,
     to: u64,
 ) -> Result<(), StoreError> {
-    let mut tx = store
-        .oxigraph()
-        .start_transaction()
-        .map_err(|e| store.storage_error(e))?;
-    writer.project(reader, from, to, &mut |q| tx.insert(&q))?;
-    cursor::set(&mut tx, Projection::Events, from, to);
-    tx.commit().map_err(|e| store.storage_error(e))
+    let mut batch = WriteBatch::new();
+    let mut result = Ok(());
+    writer.project(reader, from, to, &mut |q| {
+        if result.is_ok() {
+            result = batch.insert(q);
+        }
+    })?;
+    result?;
+    cursor::set(&mut batch, Projection::Events, from, to)?;
+    batch.commit(store)
 }
 
 /// Brings both projections of `store` up to the log's current size on the calling thread
@@ -468,17 +529,15 @@ impl EventsWorker {
 
     /// The state is what queries and read-your-writes wait on; the event graph is audit.
     fn defer_to_state(&self) {
-        let lag_max = self.config.transaction_events_max as u64;
-        let deadline = Instant::now() + Duration::from_millis(self.config.event_graph_yield_ms_max);
+        let poll = Duration::from_millis(self.config.poll_interval_ms.max(1));
         while !self.shared.stopping()
-            && Instant::now() < deadline
             && self
                 .reader
                 .size()
                 .saturating_sub(self.shared.state_applied.load(Ordering::Acquire))
-                > lag_max
+                > self.config.event_graph_state_lag_events_max
         {
-            std::thread::sleep(Duration::from_millis(1));
+            self.shared.wait_for_state(poll);
         }
     }
 }

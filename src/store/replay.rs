@@ -21,6 +21,7 @@ use std::sync::Arc;
 
 use oxrdf::Quad;
 
+use super::batch::WriteBatch;
 use super::cursor::{self, Projection};
 use super::event_graph::EventGraphWriter;
 use super::timing::TimingTable;
@@ -163,13 +164,10 @@ pub fn replay_from(
     loader.flush_removes()?;
     loader.flush_events()?;
     if to > 0 {
-        let mut tx = store
-            .oxigraph()
-            .start_transaction()
-            .map_err(|e| store.storage_error(e))?;
-        cursor::set(&mut tx, Projection::State, 0, to);
-        cursor::set(&mut tx, Projection::Events, 0, to);
-        tx.commit().map_err(|e| store.storage_error(e))?;
+        let mut batch = WriteBatch::new();
+        cursor::set(&mut batch, Projection::State, 0, to)?;
+        cursor::set(&mut batch, Projection::Events, 0, to)?;
+        batch.commit(&store)?;
     }
     store
         .oxigraph()
@@ -221,18 +219,14 @@ impl Loader<'_> {
     }
 
     fn transaction(&mut self, op: Op, quads: Vec<Quad>) -> Result<(), StoreError> {
-        let store = self.store;
-        let mut tx = store
-            .oxigraph()
-            .start_transaction()
-            .map_err(|e| store.storage_error(e))?;
-        for q in &quads {
+        let mut batch = WriteBatch::new();
+        for q in quads {
             match op {
-                Op::Add => tx.insert(q),
-                Op::Remove => tx.remove(q),
+                Op::Add => batch.insert(q)?,
+                Op::Remove => batch.remove(q)?,
             }
         }
-        tx.commit().map_err(|e| store.storage_error(e))?;
+        batch.commit(self.store)?;
         self.report.transactions_committed += 1;
         Ok(())
     }
