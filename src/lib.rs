@@ -7,10 +7,13 @@
 //! replay, SPARQL Update as a delta) → [`http`] (the server) and [`cli`] (the command line).
 //! Dependencies point one way: `log` knows nothing of HTTP or Oxigraph.
 
+#[cfg(feature = "server")]
 pub mod cli;
 pub mod demo;
 pub mod event;
+#[cfg(feature = "server")]
 pub mod http;
 pub mod keys;
 pub mod log;
+#[cfg(feature = "server")]
 pub mod store;
