@@ -25,6 +25,9 @@ use super::{AppState, Limits, Shared, app, ops};
 /// How many transactions' timing (received/committed) is kept for the event projection.
 pub const TIMING_ENTRIES_MAX: usize = 65_536;
 
+/// How long shutdown waits for blocking work that outlived its request.
+const CLOSE_WAIT_MS_MAX: u64 = 10_000;
+
 /// Everything `serve` needs; the CLI fills it from flags, environment and a TOML file.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -201,10 +204,16 @@ pub async fn close(state: AppState) -> Result<(), ServerError> {
     state.shutting_down.store(true, Ordering::Release);
     let mut shared = state.0;
     // Blocking tasks that outlived their requests (a cancelled query winding down) may still
-    // hold a reference for a moment.
+    // hold a reference for a moment. Past the bound, the last reference to go closes the log
+    // and stops the projections on drop instead.
+    let deadline = std::time::Instant::now() + Duration::from_millis(CLOSE_WAIT_MS_MAX);
     let shared = loop {
         match Arc::try_unwrap(shared) {
             Ok(s) => break s,
+            Err(_) if std::time::Instant::now() > deadline => {
+                tracing::warn!("a request still holds the log; it will close when that ends");
+                return Ok(());
+            }
             Err(still_shared) => {
                 shared = still_shared;
                 tokio::time::sleep(Duration::from_millis(20)).await;
