@@ -259,6 +259,24 @@ fn new_graph_iri(state: &AppState) -> Result<NamedNode, AppError> {
     Ok(iri)
 }
 
+/// The graph a PUT or DELETE addresses, once the caller may write and the graph is not one
+/// ledgraph maintains.
+fn writable_graph(
+    state: &AppState,
+    headers: &HeaderMap,
+    raw: Option<&str>,
+    verb: &str,
+) -> Result<GraphName, AppError> {
+    state.authorize(headers, Scope::Publish)?;
+    let Target::Graph(graph) = target(raw)? else {
+        return Err(AppError::bad_request(format!(
+            "{verb} needs \"graph=IRI\" or \"default\""
+        )));
+    };
+    refuse_reserved(&graph)?;
+    Ok(graph)
+}
+
 pub async fn put(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -266,13 +284,7 @@ pub async fn put(
     Body(body): Body,
 ) -> Result<Response, AppError> {
     let received_at_ms = now_ms();
-    state.authorize(&headers, Scope::Publish)?;
-    let Target::Graph(graph) = target(raw.as_deref())? else {
-        return Err(AppError::bad_request(
-            "PUT needs \"graph=IRI\" or \"default\"",
-        ));
-    };
-    refuse_reserved(&graph)?;
+    let graph = writable_graph(&state, &headers, raw.as_deref(), "PUT")?;
     let quads = parse_rdf(&state, &headers, body, Some(graph.clone())).await?;
     let quads = skolemize(&state, adds(quads))?;
     let triples = quads.into_iter().map(|(_, q)| q.into()).collect();
@@ -298,13 +310,7 @@ pub async fn delete(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, AppError> {
     let received_at_ms = now_ms();
-    state.authorize(&headers, Scope::Publish)?;
-    let Target::Graph(graph) = target(raw.as_deref())? else {
-        return Err(AppError::bad_request(
-            "DELETE needs \"graph=IRI\" or \"default\"",
-        ));
-    };
-    refuse_reserved(&graph)?;
+    let graph = writable_graph(&state, &headers, raw.as_deref(), "DELETE")?;
     let _exclusive = state.write_gate.write().await;
     wait_for_state(&state).await?;
     if !graph_exists(&state, &graph)? {

@@ -129,14 +129,7 @@ impl GraphStore {
             path: dir.to_owned(),
             source,
         })?;
-        let store = Store::open(dir).map_err(|source| StoreError::Storage {
-            path: dir.to_owned(),
-            source,
-        })?;
-        Ok(GraphStore {
-            store,
-            path: dir.to_owned(),
-        })
+        GraphStore::wrap(dir, Store::open(dir))
     }
 
     /// Opens an existing store without writing to it; works while another process holds it
@@ -148,7 +141,11 @@ impl GraphStore {
                 source: std::io::Error::new(std::io::ErrorKind::NotFound, "no store here"),
             });
         }
-        let store = Store::open_read_only(dir).map_err(|source| StoreError::Storage {
+        GraphStore::wrap(dir, Store::open_read_only(dir))
+    }
+
+    fn wrap(dir: &Path, opened: Result<Store, StorageError>) -> Result<Self, StoreError> {
+        let store = opened.map_err(|source| StoreError::Storage {
             path: dir.to_owned(),
             source,
         })?;
