@@ -321,6 +321,7 @@ fn malformed_json_and_wrong_shapes_are_errors() {
     assert_eq!(e.position, Position::LineColumn { line: 2, column: 9 });
     let e = err(parse_cloudevent(b"[]"));
     assert_eq!(e.position, Position::Event { index: 0 });
+    assert!(e.message.contains("cloudevents-batch+json"), "{e}");
     let e = err(parse_cloudevents_batch(b"{}"));
     assert!(e.message.contains("must be a JSON array"), "{e}");
     let e = err(parse_cloudevents_batch(b"[{}, 3]"));

@@ -2,11 +2,15 @@
 //!
 //! Every command takes `--data DIR` (default `./ledgraph-data`, or `LEDGRAPH_DATA`). Errors are
 //! printed as one line starting with `error:`; the exit code is 1 for bad input or I/O, 2 for
-//! usage errors (clap), and 3 when verification finds damage or tampering.
+//! usage errors (clap), and 3 when verification finds damage or tampering (locally, or on a
+//! server audited with `verify-remote`). `publish`, `query --server` and `verify-remote` are
+//! HTTP clients of a running server ([`client`]).
 
+pub mod client;
 mod log_cmd;
 mod serve;
 pub mod store_cmd;
+pub mod verify_remote;
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -67,12 +71,54 @@ pub enum Command {
     /// The Oxigraph store.
     #[command(subcommand)]
     Store(store_cmd::StoreCommand),
-    /// Run a SPARQL query on the local store (brought up to the log first).
+    /// Publish a file to a server as one transaction (POST /v1/events).
+    Publish {
+        file: PathBuf,
+        /// The server, e.g. http://localhost:8080.
+        #[arg(long, env = "LEDGRAPH_SERVER")]
+        server: String,
+        /// Input format (default: from the file extension: .nt .nq .ttl .json .rdfp/.patch
+        /// .ce.json).
+        #[arg(long, value_enum)]
+        format: Option<log_cmd::InputFormat>,
+        /// Bearer token with the publish scope.
+        #[arg(long, env = "LEDGRAPH_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+    },
+    /// Run a SPARQL query on a server (SPARQL 1.1 Protocol), or with no --server on the local
+    /// store (server stopped; brought up to the log first).
     Query {
-        /// The SPARQL query.
+        /// The query text, or "-" to read it from stdin.
         query: String,
-        #[arg(long, value_enum, default_value_t = store_cmd::QueryFormat::Table)]
+        /// The server, e.g. http://localhost:7878.
+        #[arg(long, env = "LEDGRAPH_SERVER")]
+        server: Option<String>,
+        #[arg(long, value_enum, default_value_t)]
         format: store_cmd::QueryFormat,
+        /// Bearer token with the read scope.
+        #[arg(long, env = "LEDGRAPH_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+    },
+    /// Audit a server's log: checkpoint signature, sampled inclusion proofs and entries, and
+    /// consistency with a checkpoint seen earlier. Exit code 3 when a check fails.
+    VerifyRemote {
+        /// The server, e.g. http://localhost:8080.
+        url: String,
+        /// A signed checkpoint seen earlier: prove the server's log extends it.
+        #[arg(long)]
+        trusted_checkpoint: Option<PathBuf>,
+        /// The log's verifier key (C2SP vkey line); default: ask the server (trust on first use).
+        #[arg(long)]
+        vkey: Option<PathBuf>,
+        /// How many events to prove included (at random, always including the newest).
+        #[arg(long, default_value_t = 8)]
+        samples: u64,
+        /// Save the verified checkpoint here, for the next --trusted-checkpoint.
+        #[arg(long)]
+        save: Option<PathBuf>,
+        /// Bearer token with the read scope.
+        #[arg(long, env = "LEDGRAPH_TOKEN", hide_env_values = true)]
+        token: Option<String>,
     },
 }
 
@@ -96,7 +142,8 @@ pub fn main() -> ExitCode {
                 .downcast_ref::<LogError>()
                 .is_some_and(LogError::is_corruption)
                 || e.downcast_ref::<crate::store::StoreError>()
-                    .is_some_and(crate::store::StoreError::is_corruption);
+                    .is_some_and(crate::store::StoreError::is_corruption)
+                || e.downcast_ref::<verify_remote::VerifyFailed>().is_some();
             ExitCode::from(if verify_failed { EXIT_VERIFY_FAILED } else { 1 })
         }
     }
@@ -135,7 +182,45 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(args) => serve::run(cli.data, &args),
         Command::Replay { into, to } => store_cmd::run_replay(&data, &into, to),
         Command::Store(cmd) => store_cmd::run_store(&data, cmd),
-        Command::Query { query, format } => store_cmd::run_query(&data, &query, format),
+        Command::Publish {
+            file,
+            server,
+            format,
+            token,
+        } => client::publish(&server, &file, format, token.as_deref()),
+        Command::Query {
+            query,
+            server,
+            format,
+            token,
+        } => {
+            let query = if query == "-" {
+                std::io::read_to_string(std::io::stdin()).context("reading the query from stdin")?
+            } else {
+                query
+            };
+            match server {
+                Some(server) => client::query_remote(&server, &query, format, token.as_deref()),
+                None => store_cmd::run_query(&data, &query, format),
+            }
+        }
+        Command::VerifyRemote {
+            url,
+            trusted_checkpoint,
+            vkey,
+            samples,
+            save,
+            token,
+        } => verify_remote::verify_remote(
+            &url,
+            &verify_remote::VerifyRemoteOptions {
+                trusted_checkpoint: trusted_checkpoint.as_deref(),
+                vkey: vkey.as_deref(),
+                samples,
+                save: save.as_deref(),
+                token: token.as_deref(),
+            },
+        ),
     }
 }
 

@@ -88,9 +88,14 @@ pub fn parse_cloudevents_batch(input: &[u8]) -> Result<Vec<(Op, Quad)>, InputErr
 /// Checks event `index`'s envelope and appends the changes its data carries to `out`.
 fn event_changes(index: usize, event: &Value, out: &mut Vec<(Op, Quad)>) -> Result<(), InputError> {
     let Value::Object(attributes) = event else {
+        let hint = if event.is_array() {
+            " (an array of events is a batch: application/cloudevents-batch+json)"
+        } else {
+            ""
+        };
         return Err(InputError::at_event(
             index,
-            "a CloudEvent must be a JSON object",
+            format!("a CloudEvent must be a JSON object{hint}"),
         ));
     };
     check_envelope(index, attributes)?;

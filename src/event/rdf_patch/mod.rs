@@ -33,6 +33,10 @@ use oxrdf::{BlankNode, GraphName, Literal, NamedNode, NamedOrBlankNode, Quad, Te
 use super::Op;
 use super::input::{INPUT_CHANGES_MAX, InputError, Position};
 
+mod tokens;
+
+use tokens::{At, Token, TokenKind, tokenize};
+
 /// Upper bound of prefixes declared at once in one patch (guards memory on hostile input).
 pub const RDF_PATCH_PREFIXES_MAX: usize = 4_096;
 
@@ -88,46 +92,6 @@ struct PatchParser {
     prefixes: HashMap<String, String>,
     changes: Vec<(Op, Quad)>,
     transaction: Option<Transaction>,
-}
-
-/// One lexical token of a row, borrowed from the line.
-#[derive(Debug, Clone, Copy)]
-struct Token<'a> {
-    kind: TokenKind,
-    text: &'a str,
-    /// Byte offset in the line.
-    start: usize,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum TokenKind {
-    /// `<…>`
-    Iri,
-    /// `"…"` with an optional `@lang` or `^^datatype`; `datatype` is its byte offset in the token.
-    Literal { datatype: Option<usize> },
-    /// Anything else up to whitespace: keywords, prefixed names, blank nodes, numbers.
-    Word,
-    /// The row terminator.
-    Dot,
-}
-
-/// A location on one line, turned into an error when something is wrong there.
-struct At<'a> {
-    line_no: u64,
-    line: &'a str,
-}
-
-impl At<'_> {
-    fn error(&self, byte: usize, message: impl Into<String>) -> InputError {
-        let column = self.line.get(..byte).map_or(byte, |s| s.chars().count());
-        InputError {
-            position: Position::LineColumn {
-                line: self.line_no,
-                column: column as u64 + 1,
-            },
-            message: message.into(),
-        }
-    }
 }
 
 impl PatchParser {
@@ -494,102 +458,6 @@ fn unescape_local(local: &str) -> std::borrow::Cow<'_, str> {
         }
     }
     out.into()
-}
-
-/// Splits a line into tokens; stops at a `#` comment.
-fn tokenize<'a>(at: &At<'a>) -> Result<Vec<Token<'a>>, InputError> {
-    let line = at.line;
-    let bytes = line.as_bytes();
-    let mut tokens = Vec::new();
-    let mut i = 0;
-    loop {
-        while i < bytes.len() && matches!(bytes[i], b' ' | b'\t') {
-            i += 1;
-        }
-        let Some(&b) = bytes.get(i) else { break };
-        let (kind, end) = match b {
-            b'#' => break,
-            b'<' if bytes.get(i + 1) == Some(&b'<') => {
-                return Err(at.error(i, "triple terms (<<…>>) are not supported"));
-            }
-            b'<' => (TokenKind::Iri, iri_end(at, i)?),
-            b'"' => literal(at, i)?,
-            b'.' if bytes
-                .get(i + 1)
-                .is_none_or(|c| c.is_ascii_whitespace() || *c == b'#') =>
-            {
-                (TokenKind::Dot, i + 1)
-            }
-            _ => (TokenKind::Word, word_end(bytes, i)),
-        };
-        tokens.push(Token {
-            kind,
-            text: &line[i..end],
-            start: i,
-        });
-        i = end;
-    }
-    Ok(tokens)
-}
-
-fn iri_end(at: &At<'_>, start: usize) -> Result<usize, InputError> {
-    match at.line[start..].find('>') {
-        Some(offset) => Ok(start + offset + 1),
-        None => Err(at.error(start, "unterminated IRI: missing \">\"")),
-    }
-}
-
-/// A bare word ends at whitespace; a final `.` is the row terminator, not part of the word.
-fn word_end(bytes: &[u8], start: usize) -> usize {
-    let mut end = start;
-    while end < bytes.len() && !bytes[end].is_ascii_whitespace() {
-        end += 1;
-    }
-    if end - start > 1 && bytes[end - 1] == b'.' {
-        end - 1
-    } else {
-        end
-    }
-}
-
-/// A quoted literal with its optional language tag or datatype.
-fn literal(at: &At<'_>, start: usize) -> Result<(TokenKind, usize), InputError> {
-    let bytes = at.line.as_bytes();
-    let mut i = start + 1;
-    loop {
-        match bytes.get(i) {
-            None => return Err(at.error(start, "unterminated string: missing closing '\"'")),
-            Some(b'\\') => i += 2,
-            Some(b'"') => break,
-            Some(_) => i += 1,
-        }
-    }
-    i += 1;
-    if bytes.get(i) == Some(&b'@') {
-        i += 1;
-        while bytes
-            .get(i)
-            .is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'-')
-        {
-            i += 1;
-        }
-        return Ok((TokenKind::Literal { datatype: None }, i));
-    }
-    if bytes.get(i..i + 2) != Some(b"^^") {
-        return Ok((TokenKind::Literal { datatype: None }, i));
-    }
-    let datatype = i + 2;
-    let end = match bytes.get(datatype) {
-        Some(b'<') => iri_end(at, datatype)?,
-        Some(c) if !c.is_ascii_whitespace() => word_end(bytes, datatype),
-        _ => return Err(at.error(i, "missing datatype after \"^^\"")),
-    };
-    Ok((
-        TokenKind::Literal {
-            datatype: Some(datatype - start),
-        },
-        end,
-    ))
 }
 
 #[cfg(test)]
