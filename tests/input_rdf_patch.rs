@@ -427,6 +427,23 @@ fn term_errors_name_the_term() {
     }
 }
 
+/// Found by the `rdf_patch` fuzz target: a form feed made the scanner loop without progress.
+#[test]
+fn control_characters_between_terms_are_errors_not_hangs() {
+    for control in ['\u{c}', '\r', '\u{b}', '\0'] {
+        let text = format!("A <http://e.org/s>{control}<http://e.org/p> 1 .\nH i{control}x .\n");
+        let e = error(&text);
+        assert!(
+            matches!(e.position, Position::LineColumn { line: 1, .. }),
+            "{control:?}: {e}"
+        );
+    }
+    assert!(
+        parse("H i\u{c} x .\n").is_empty(),
+        "a header value is not checked"
+    );
+}
+
 #[test]
 fn invalid_utf8_is_an_error_at_its_position() {
     let mut bytes = b"TX .\nA <http://e.org/".to_vec();

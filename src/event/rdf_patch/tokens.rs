@@ -51,7 +51,7 @@ pub(super) fn tokenize<'a>(at: &At<'a>) -> Result<Vec<Token<'a>>, InputError> {
     let mut tokens = Vec::new();
     let mut i = 0;
     loop {
-        while i < bytes.len() && matches!(bytes[i], b' ' | b'\t') {
+        while bytes.get(i).is_some_and(|b| is_blank(*b)) {
             i += 1;
         }
         let Some(&b) = bytes.get(i) else { break };
@@ -62,14 +62,15 @@ pub(super) fn tokenize<'a>(at: &At<'a>) -> Result<Vec<Token<'a>>, InputError> {
             }
             b'<' => (TokenKind::Iri, iri_end(at, i)?),
             b'"' => literal(at, i)?,
-            b'.' if bytes
-                .get(i + 1)
-                .is_none_or(|c| c.is_ascii_whitespace() || *c == b'#') =>
-            {
+            b'.' if bytes.get(i + 1).is_none_or(|c| is_blank(*c) || *c == b'#') => {
                 (TokenKind::Dot, i + 1)
             }
             _ => (TokenKind::Word, word_end(bytes, i)),
         };
+        // Every token consumes at least one byte; a scanner bug must not become a hang.
+        if end <= i {
+            return Err(at.error(i, "unexpected character"));
+        }
         tokens.push(Token {
             kind,
             text: &line[i..end],
@@ -78,6 +79,13 @@ pub(super) fn tokenize<'a>(at: &At<'a>) -> Result<Vec<Token<'a>>, InputError> {
         i = end;
     }
     Ok(tokens)
+}
+
+/// N-Triples' whitespace inside a line: space and tab only. Any other control character is
+/// part of a word (and then an invalid term), so the scanner and the words agree on where
+/// tokens end.
+fn is_blank(b: u8) -> bool {
+    b == b' ' || b == b'\t'
 }
 
 fn iri_end(at: &At<'_>, start: usize) -> Result<usize, InputError> {
@@ -90,7 +98,7 @@ fn iri_end(at: &At<'_>, start: usize) -> Result<usize, InputError> {
 /// A bare word ends at whitespace; a final `.` is the row terminator, not part of the word.
 fn word_end(bytes: &[u8], start: usize) -> usize {
     let mut end = start;
-    while end < bytes.len() && !bytes[end].is_ascii_whitespace() {
+    while bytes.get(end).is_some_and(|b| !is_blank(*b)) {
         end += 1;
     }
     if end - start > 1 && bytes[end - 1] == b'.' {
@@ -129,7 +137,7 @@ fn literal(at: &At<'_>, start: usize) -> Result<(TokenKind, usize), InputError> 
     let datatype = i + 2;
     let end = match bytes.get(datatype) {
         Some(b'<') => iri_end(at, datatype)?,
-        Some(c) if !c.is_ascii_whitespace() => word_end(bytes, datatype),
+        Some(c) if !is_blank(*c) => word_end(bytes, datatype),
         _ => return Err(at.error(i, "missing datatype after \"^^\"")),
     };
     Ok((
