@@ -29,6 +29,7 @@ use crate::log::Ack;
 pub const PUBLISH_MEDIA_TYPES: &[&str] = &[
     "application/json",
     "application/n-triples",
+    "application/n-quads",
     "text/turtle",
     "application/rdf-patch",
     "application/cloudevents+json",
@@ -41,6 +42,7 @@ fn parser_for(media_type: &str) -> Option<Parser> {
     Some(match media_type {
         "application/json" => input::parse_json_events,
         "application/n-triples" | "text/plain" => input::parse_ntriples,
+        "application/n-quads" => input::parse_nquads,
         "text/turtle" | "application/x-turtle" => input::parse_turtle,
         "application/rdf-patch" | "text/rdf-patch" => crate::event::rdf_patch::parse_rdf_patch,
         "application/cloudevents+json" => crate::event::cloudevents::parse_cloudevent,
