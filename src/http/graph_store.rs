@@ -80,10 +80,22 @@ fn refuse_reserved(graph: &GraphName) -> Result<(), AppError> {
     Ok(())
 }
 
+/// Whether a GET finds the graph: the default graph always exists, a named graph while it
+/// holds triples.
 fn graph_exists(state: &AppState, graph: &GraphName) -> Result<bool, AppError> {
     if graph.is_default_graph() {
         return Ok(true);
     }
+    has_triples(state, graph)
+}
+
+/// Whether a write to `graph` creates content (201 Created, GSP §5.3/§5.5) rather than changing
+/// what was there: true for an empty default graph too.
+fn creates_content(state: &AppState, graph: &GraphName) -> Result<bool, AppError> {
+    Ok(!has_triples(state, graph)?)
+}
+
+fn has_triples(state: &AppState, graph: &GraphName) -> Result<bool, AppError> {
     let store = state.store.oxigraph();
     Ok(store
         .quads_for_pattern(None, None, None, Some(graph.as_ref()))
@@ -234,7 +246,7 @@ pub async fn post(
     }
     let quads = parse_rdf(&state, &headers, body, graph.clone()).await?;
     let created = match &graph {
-        Some(g) => !graph_exists(&state, g)?,
+        Some(g) => creates_content(&state, g)?,
         None => false,
     };
     if !quads.is_empty() {
@@ -278,7 +290,7 @@ pub async fn put(
     let triples = quads.into_iter().map(|(_, q)| q.into()).collect();
     let _exclusive = state.write_gate.write().await;
     wait_for_state(&state).await?;
-    let created = !graph_exists(&state, &graph)?;
+    let created = creates_content(&state, &graph)?;
     let store = state.store.clone();
     let g = graph.clone();
     let changes =
