@@ -545,3 +545,68 @@ async fn the_graphs_ledgraph_maintains_cannot_be_written_through_the_graph_store
     );
     server.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_ld_writes_one_graph_and_a_body_naming_another_graph_is_400() {
+    let server = TestServer::start();
+    let uri = graph_uri(GRAPH);
+    let one_graph = r#"{"@id": "https://example.org/s", "https://example.org/p": "v"}"#;
+    for method in ["PUT", "POST"] {
+        let before = server.log_size();
+        let reply = server
+            .send(request(
+                method,
+                &uri,
+                &[("content-type", "application/ld+json")],
+                Body::from(one_graph),
+            ))
+            .await;
+        assert!(reply.status.is_success(), "{method}: {}", reply.text());
+        if method == "PUT" {
+            assert_eq!(
+                server.logged(before),
+                [format!(
+                    "add <https://example.org/s> <https://example.org/p> \"v\" <{GRAPH}>"
+                )]
+            );
+        }
+    }
+    server.caught_up().await;
+    assert_eq!(
+        triples(&server.get(&uri).await),
+        ["<https://example.org/s> <https://example.org/p> \"v\""]
+    );
+
+    let before = server.log_size();
+    let names_a_graph = r#"{"@id": "https://example.org/elsewhere",
+        "@graph": [{"@id": "https://example.org/s", "https://example.org/p": "w"}]}"#;
+    for method in ["PUT", "POST"] {
+        let reply = server
+            .send(request(
+                method,
+                &uri,
+                &[("content-type", "application/ld+json")],
+                Body::from(names_a_graph),
+            ))
+            .await;
+        reply.assert_error(StatusCode::BAD_REQUEST);
+    }
+    assert_eq!(server.log_size(), before);
+
+    // POSTed to the store itself, a JSON-LD graph is a new graph, like any graph format.
+    let reply = server
+        .post(
+            "/store",
+            "application/ld+json",
+            r#"{"@id": "https://example.org/t", "https://example.org/p": "x"}"#,
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text());
+    let location = reply.header("location").expect("Location").to_owned();
+    server.caught_up().await;
+    assert_eq!(
+        triples(&server.get(&graph_uri(&location)).await),
+        ["<https://example.org/t> <https://example.org/p> \"x\""]
+    );
+    server.close().await;
+}
