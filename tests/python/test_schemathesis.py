@@ -23,8 +23,9 @@ CHECKS = [
     "content_type_conformance",
     "response_schema_conformance",
 ]
-EXAMPLES_PER_OPERATION_MAX = 40
+EXAMPLES_PER_OPERATION_MAX = 60
 RUN_TIMEOUT_S = 150
+HOOKS = Path(__file__).with_name("schemathesis_hooks.py")
 
 
 def test_the_openapi_document_holds_for_generated_requests(token_server):
@@ -50,11 +51,13 @@ def test_the_openapi_document_holds_for_generated_requests(token_server):
         f"Authorization: Bearer {token_server.token}",
         "--no-color",
     ]
+    env = dict(os.environ, SCHEMATHESIS_HOOKS=str(HOOKS))
     # Hypothesis keeps its example database in the working directory: not in the repository.
     with tempfile.TemporaryDirectory(prefix="ledgraph-schemathesis-") as cwd:
         run = subprocess.run(
             command,
             cwd=cwd,
+            env=env,
             capture_output=True,
             text=True,
             timeout=RUN_TIMEOUT_S,
