@@ -140,12 +140,9 @@ async fn the_w3c_graph_store_sequence_goes_through_the_log() {
         "<https://example.org/d> <https://example.org/p> \"default\" .\n",
     )
     .await;
-    assert!(
-        reply.status == StatusCode::NO_CONTENT || reply.status == StatusCode::CREATED,
-        "{} {}",
-        reply.status,
-        reply.text()
-    );
+    // The default graph was empty: new content is created (GSP §5.3, the W3C manifest's
+    // put__default_graph).
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text());
     assert_eq!(
         server.logged(before),
         ["add <https://example.org/d> <https://example.org/p> \"default\" DEFAULT"]
@@ -155,6 +152,15 @@ async fn the_w3c_graph_store_sequence_goes_through_the_log() {
         triples(&server.get("/store?default").await),
         ["<https://example.org/d> <https://example.org/p> \"default\""]
     );
+    // Now it has content: replacing it creates nothing new.
+    let reply = put(
+        &server,
+        "/store?default",
+        "text/turtle",
+        "<https://example.org/d> <https://example.org/p> \"default\" .\n",
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT, "{}", reply.text());
 
     // HEAD on an existing graph: the GET's status and headers, no body.
     let reply = head(&server, &uri).await;
@@ -536,6 +542,71 @@ async fn the_graphs_ledgraph_maintains_cannot_be_written_through_the_graph_store
         server.log_size(),
         before,
         "writes to reserved graphs appended events"
+    );
+    server.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_ld_writes_one_graph_and_a_body_naming_another_graph_is_400() {
+    let server = TestServer::start();
+    let uri = graph_uri(GRAPH);
+    let one_graph = r#"{"@id": "https://example.org/s", "https://example.org/p": "v"}"#;
+    for method in ["PUT", "POST"] {
+        let before = server.log_size();
+        let reply = server
+            .send(request(
+                method,
+                &uri,
+                &[("content-type", "application/ld+json")],
+                Body::from(one_graph),
+            ))
+            .await;
+        assert!(reply.status.is_success(), "{method}: {}", reply.text());
+        if method == "PUT" {
+            assert_eq!(
+                server.logged(before),
+                [format!(
+                    "add <https://example.org/s> <https://example.org/p> \"v\" <{GRAPH}>"
+                )]
+            );
+        }
+    }
+    server.caught_up().await;
+    assert_eq!(
+        triples(&server.get(&uri).await),
+        ["<https://example.org/s> <https://example.org/p> \"v\""]
+    );
+
+    let before = server.log_size();
+    let names_a_graph = r#"{"@id": "https://example.org/elsewhere",
+        "@graph": [{"@id": "https://example.org/s", "https://example.org/p": "w"}]}"#;
+    for method in ["PUT", "POST"] {
+        let reply = server
+            .send(request(
+                method,
+                &uri,
+                &[("content-type", "application/ld+json")],
+                Body::from(names_a_graph),
+            ))
+            .await;
+        reply.assert_error(StatusCode::BAD_REQUEST);
+    }
+    assert_eq!(server.log_size(), before);
+
+    // POSTed to the store itself, a JSON-LD graph is a new graph, like any graph format.
+    let reply = server
+        .post(
+            "/store",
+            "application/ld+json",
+            r#"{"@id": "https://example.org/t", "https://example.org/p": "x"}"#,
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text());
+    let location = reply.header("location").expect("Location").to_owned();
+    server.caught_up().await;
+    assert_eq!(
+        triples(&server.get(&graph_uri(&location)).await),
+        ["<https://example.org/t> <https://example.org/p> \"x\""]
     );
     server.close().await;
 }

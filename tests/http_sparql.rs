@@ -265,10 +265,13 @@ async fn an_update_sent_with_get_is_405_and_appends_nothing() {
             .await
             .assert_error(StatusCode::METHOD_NOT_ALLOWED);
     }
-    server
-        .get("/update")
-        .await
-        .assert_error(StatusCode::METHOD_NOT_ALLOWED);
+    let reply = server.get("/update").await;
+    reply.assert_error(StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(
+        reply.header("allow"),
+        Some("POST"),
+        "a 405 lists the methods"
+    );
     assert_eq!(server.log_size(), before);
     server.close().await;
 }

@@ -1,8 +1,15 @@
 #!/usr/bin/env bash
 # Installs, idempotently, what the build and tests need beyond the Rust toolchain.
 # libclang-dev: Oxigraph's RocksDB bindgen step needs libclang. Also the rustfmt/clippy components.
+# The Python conformance tests (tests/python) get a venv at ${LEDGRAPH_VENV:-~/.cache/ledgraph/venv}
+# with the pinned tests/python/requirements.txt; it is re-installed only when that file changes
+# (a stamp in the venv holds the file's SHA-256), so re-runs cost nothing.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 APT_PACKAGES=(libclang-dev)
+command -v python3 >/dev/null 2>&1 || APT_PACKAGES+=(python3)
+# Debian's python3 has no ensurepip (so no venv) without python3-venv.
+python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || APT_PACKAGES+=(python3-venv)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
@@ -15,3 +22,14 @@ fi
 for component in rustfmt clippy; do
   rustup component list --installed 2>/dev/null | grep -q "^$component" || rustup component add "$component"
 done
+
+VENV="${LEDGRAPH_VENV:-$HOME/.cache/ledgraph/venv}"
+REQUIREMENTS=tests/python/requirements.txt
+STAMP="$VENV/.requirements.sha256"
+wanted="$(sha256sum "$REQUIREMENTS" | cut -d' ' -f1)"
+if ! "$VENV/bin/python" -c '' >/dev/null 2>&1 || [ "$(cat "$STAMP" 2>/dev/null)" != "$wanted" ]; then
+  echo "setting up the Python test environment in $VENV" >&2
+  python3 -m venv "$VENV"
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r "$REQUIREMENTS"
+  echo "$wanted" >"$STAMP"
+fi

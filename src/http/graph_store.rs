@@ -80,10 +80,22 @@ fn refuse_reserved(graph: &GraphName) -> Result<(), AppError> {
     Ok(())
 }
 
+/// Whether a GET finds the graph: the default graph always exists, a named graph while it
+/// holds triples.
 fn graph_exists(state: &AppState, graph: &GraphName) -> Result<bool, AppError> {
     if graph.is_default_graph() {
         return Ok(true);
     }
+    has_triples(state, graph)
+}
+
+/// Whether a write to `graph` creates content (201 Created, GSP §5.3/§5.5) rather than changing
+/// what was there: true for an empty default graph too.
+fn creates_content(state: &AppState, graph: &GraphName) -> Result<bool, AppError> {
+    Ok(!has_triples(state, graph)?)
+}
+
+fn has_triples(state: &AppState, graph: &GraphName) -> Result<bool, AppError> {
     let store = state.store.oxigraph();
     Ok(store
         .quads_for_pattern(None, None, None, Some(graph.as_ref()))
@@ -156,12 +168,15 @@ async fn parse_rdf(
     graph: Option<GraphName>,
 ) -> Result<Vec<Quad>, AppError> {
     let media_type = media::content_type(headers).unwrap_or_default();
-    let Some(format) = RdfFormat::from_media_type(&media_type) else {
+    // Oxigraph reads any */json as JSON-LD; only the JSON-LD media type is taken as RDF here.
+    let format = RdfFormat::from_media_type(&media_type)
+        .filter(|f| !matches!(f, RdfFormat::JsonLd { .. }) || media_type == "application/ld+json");
+    let Some(format) = format else {
         return Err(AppError::UnsupportedMediaType(format!(
             "cannot read \"{media_type}\"; send Turtle, N-Triples, RDF/XML, JSON-LD, N-Quads or TriG"
         )));
     };
-    if graph.is_some() && format.supports_datasets() {
+    if graph.is_some() && is_dataset_format(format) {
         return Err(AppError::UnsupportedMediaType(format!(
             "a graph is written with a graph format, not {media_type}"
         )));
@@ -170,7 +185,7 @@ async fn parse_rdf(
     tokio::task::spawn_blocking(move || {
         let mut parser = RdfParser::from_format(format);
         if let Some(g) = graph {
-            parser = parser.with_default_graph(g);
+            parser = parser.with_default_graph(g).without_named_graphs();
         }
         let mut quads = Vec::new();
         for quad in parser.for_slice(&body) {
@@ -185,6 +200,13 @@ async fn parse_rdf(
     })
     .await
     .map_err(AppError::internal)?
+}
+
+/// N-Quads and TriG. JSON-LD can name graphs too, but the Graph Store takes it as a graph
+/// format (it is one of [`GRAPH_FORMATS`]): a graph write parses it refusing (400) a body that
+/// names a graph.
+fn is_dataset_format(format: RdfFormat) -> bool {
+    format.supports_datasets() && !matches!(format, RdfFormat::JsonLd { .. })
 }
 
 fn rdf_error(e: RdfSyntaxError) -> AppError {
@@ -218,8 +240,7 @@ pub async fn post(
     state.authorize(&headers, Scope::Publish)?;
     let target = target(raw.as_deref())?;
     let media_type = media::content_type(&headers).unwrap_or_default();
-    let is_dataset_body =
-        RdfFormat::from_media_type(&media_type).is_some_and(|f| f.supports_datasets());
+    let is_dataset_body = RdfFormat::from_media_type(&media_type).is_some_and(is_dataset_format);
     // POST to the store itself with a graph body creates a new graph and says where (§5.5).
     let (graph, location) = match &target {
         Target::Graph(g) => (Some(g.clone()), None),
@@ -234,7 +255,7 @@ pub async fn post(
     }
     let quads = parse_rdf(&state, &headers, body, graph.clone()).await?;
     let created = match &graph {
-        Some(g) => !graph_exists(&state, g)?,
+        Some(g) => creates_content(&state, g)?,
         None => false,
     };
     if !quads.is_empty() {
@@ -290,7 +311,7 @@ pub async fn put(
     let triples = quads.into_iter().map(|(_, q)| q.into()).collect();
     let _exclusive = state.write_gate.write().await;
     wait_for_state(&state).await?;
-    let created = !graph_exists(&state, &graph)?;
+    let created = creates_content(&state, &graph)?;
     let store = state.store.clone();
     let g = graph.clone();
     let changes =

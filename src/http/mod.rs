@@ -149,10 +149,8 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/log/proof/consistency", get(log_routes::consistency))
         .route("/sparql", get(sparql::get_query).post(sparql::post))
         .route("/query", get(sparql::get_query).post(sparql::post))
-        .route(
-            "/update",
-            post(sparql::post_update).get(sparql::update_via_get),
-        )
+        // GET /update gets the 405 fallback, which lists the allowed methods (`Allow: POST`).
+        .route("/update", post(sparql::post_update))
         .route(
             "/store",
             get(graph_store::get)

@@ -133,11 +133,6 @@ pub async fn get_query(
     }
 }
 
-/// `GET /update`: updates need POST.
-pub async fn update_via_get() -> AppError {
-    AppError::MethodNotAllowed("SPARQL Update must be sent with POST".into())
-}
-
 /// Which operations a POST route accepts.
 #[derive(Clone, Copy, PartialEq)]
 enum Accepts {
@@ -212,10 +207,11 @@ async fn post_operation(
         }
     };
     match op {
-        Operation::Query(_) | Operation::ServiceDescription if accepts == Accepts::UpdateOnly => {
-            Err(AppError::bad_request(
-                "this endpoint takes updates only; send queries to /sparql or /query",
-            ))
+        Operation::Query(_) if accepts == Accepts::UpdateOnly => Err(AppError::bad_request(
+            "this endpoint takes updates only; send queries to /sparql or /query",
+        )),
+        Operation::ServiceDescription if accepts == Accepts::UpdateOnly => {
+            Err(AppError::bad_request("the body carries no \"update\""))
         }
         Operation::Query(q) => run_query(&state, &headers, q, &params, &base).await,
         Operation::Update(u) => run_update(&state, &headers, u, &params, &base).await,
