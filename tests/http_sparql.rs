@@ -398,3 +398,26 @@ async fn a_query_over_the_time_limit_is_503_quickly() {
     assert!(server.ask("ASK { ?s ?p \"1\" }").await);
     server.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_query_sees_every_write_acknowledged_before_it() {
+    let server = TestServer::start();
+    for i in 0..25 {
+        server
+            .publish(
+                "application/n-triples",
+                &format!("<https://e.org/ryw{i}> <https://e.org/p> \"{i}\" .\n"),
+            )
+            .await;
+        // No waiting for the projection: the read itself must catch up.
+        assert!(
+            server
+                .ask(&format!(
+                    "ASK {{ <https://e.org/ryw{i}> <https://e.org/p> \"{i}\" }}"
+                ))
+                .await,
+            "write {i} not visible to the next query"
+        );
+    }
+    server.close().await;
+}

@@ -116,6 +116,7 @@ async fn read(
         Target::Graph(g) => (media::negotiate(headers, GRAPH_FORMATS)?, Some(g.clone())),
         Target::Dataset => (media::negotiate(headers, DATASET_FORMATS)?, None),
     };
+    wait_for_state(state).await?;
     let state2 = state.clone();
     let body = tokio::task::spawn_blocking(move || -> Result<Option<Vec<u8>>, AppError> {
         let store = state2.store.oxigraph();
@@ -254,6 +255,8 @@ pub async fn post(
         refuse_reserved(g)?;
     }
     let quads = parse_rdf(&state, &headers, body, graph.clone()).await?;
+    // Whether the graph is new is read from the state, so it must hold every earlier write.
+    wait_for_state(&state).await?;
     let created = match &graph {
         Some(g) => creates_content(&state, g)?,
         None => false,

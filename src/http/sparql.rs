@@ -296,6 +296,7 @@ async fn run_query(
     }
     let result_format = media::negotiate(headers, RESULT_FORMATS);
     let graph_format = media::negotiate(headers, GRAPH_FORMATS);
+    wait_for_state(state).await?;
     let store = state.store.clone();
     let started = std::time::Instant::now();
     let rendered = with_time_limit(state, &cancel, move || {
@@ -437,11 +438,14 @@ async fn run_update(
     Ok((StatusCode::OK, axum::Json(Appended::from(&ack))).into_response())
 }
 
-/// Waits (off the executor) until the state projection has applied the whole log, so a write
-/// computed from the state sees every acknowledged event. The caller holds the write gate
-/// alone, so nothing is appended meanwhile.
+/// Waits (off the executor) until the state projection has applied every event acknowledged
+/// so far. Reads call it so a client sees its own acknowledged writes; a write computed from
+/// the state calls it while holding the write gate alone, so nothing is appended meanwhile.
 pub async fn wait_for_state(state: &AppState) -> Result<(), AppError> {
     let size = state.log.size();
+    if state.projections.state_applied() >= size {
+        return Ok(());
+    }
     let projections = state.projections.clone();
     let wait = Duration::from_millis(state.limits.state_wait_ms);
     let caught_up = tokio::task::spawn_blocking(move || projections.wait_state(size, wait))
