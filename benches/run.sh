@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The server benchmarks against the Oxigraph server, in one entry point:
+#   benches/run.sh [http_ingest|sparql_query|replay|all]      (default: all)
+# Installs wrk and the Oxigraph CLI first (benches/setup.sh, idempotent), builds with the bench
+# profile (release + debug info) into the shared target dir, then runs each bench in turn.
+# JSON lines on stdout (one per measurement, one summary per case); progress on stderr.
+# Settings come from the environment; see the header of each benches/<name>.rs.
+# `cargo bench --bench log_append` (the log alone) is separate and needs none of this.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash benches/setup.sh
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/ledgraph/target}"
+case "${1:-all}" in
+  http_ingest | sparql_query | replay) benches=("$1") ;;
+  all) benches=(http_ingest sparql_query replay) ;;
+  *)
+    echo "usage: benches/run.sh [http_ingest|sparql_query|replay|all]" >&2
+    exit 2
+    ;;
+esac
+for bench in "${benches[@]}"; do
+  echo "== $bench (load average: $(cut -d' ' -f1-3 /proc/loadavg))" >&2
+  cargo bench --quiet --bench "$bench"
+done
