@@ -75,12 +75,25 @@ struct WrkResult {
     raw: Value,
 }
 
-fn run_wrk(system: System, base: &str, run: usize, connections: u32, seconds: u32) -> Result<WrkResult> {
+fn run_wrk(
+    system: System,
+    base: &str,
+    run: usize,
+    connections: u32,
+    seconds: u32,
+) -> Result<WrkResult> {
     let threads: u32 = env_or("LEDGRAPH_BENCH_WRK_THREADS", 2)?;
     let output = common::run_command(
         Command::new("wrk")
             .args(["-t", &threads.to_string(), "-c", &connections.to_string()])
-            .args(["-d", &format!("{seconds}s"), "--timeout", "30s", "-s", WRK_SCRIPT])
+            .args([
+                "-d",
+                &format!("{seconds}s"),
+                "--timeout",
+                "30s",
+                "-s",
+                WRK_SCRIPT,
+            ])
             .arg(base)
             .env("BENCH_MODE", system.name())
             .env("BENCH_RUN", run.to_string()),
@@ -131,7 +144,11 @@ fn single_event() -> Result<()> {
                 fields.push(("state_lag_at_end", json!(r.log_size - r.state_applied)));
                 fields.push(("events_lag_at_end", json!(r.log_size - r.events_applied)));
             }
-            eprintln!("{case} run {run} {}: {:.0} events/s", system.name(), result.ok_per_s);
+            eprintln!(
+                "{case} run {run} {}: {:.0} events/s",
+                system.name(),
+                result.ok_per_s
+            );
             emit(BENCH, &case, fields);
             server.stop()?;
             let i = system as usize;
@@ -139,18 +156,36 @@ fn single_event() -> Result<()> {
             cpu[i].push(cpu_cores);
         }
     }
-    summary(&case, "events_per_s", &rates, &cpu, SINGLE_EVENT_TARGET, vec![
-        ("connections", json!(connections)),
-        ("seconds", json!(seconds)),
-    ]);
+    summary(
+        &case,
+        "events_per_s",
+        &rates,
+        &cpu,
+        SINGLE_EVENT_TARGET,
+        vec![
+            ("connections", json!(connections)),
+            ("seconds", json!(seconds)),
+        ],
+    );
     Ok(())
 }
 
 /// The summary line of a case: medians of both systems and their ratio.
-fn summary(case: &str, unit: &str, values: &[Vec<f64>; 2], cpu: &[Vec<f64>; 2], target: f64, extra: Vec<(&str, Value)>) {
+fn summary(
+    case: &str,
+    unit: &str,
+    values: &[Vec<f64>; 2],
+    cpu: &[Vec<f64>; 2],
+    target: f64,
+    extra: Vec<(&str, Value)>,
+) {
     let (l, o) = (median(&values[0]), median(&values[1]));
     let ratio = l / o;
-    let ratios: Vec<f64> = values[0].iter().zip(&values[1]).map(|(a, b)| a / b).collect();
+    let ratios: Vec<f64> = values[0]
+        .iter()
+        .zip(&values[1])
+        .map(|(a, b)| a / b)
+        .collect();
     let mut fields = vec![
         (leak(format!("ledgraph_{unit}")), json!(round(l))),
         (leak(format!("oxigraph_{unit}")), json!(round(o))),
@@ -182,7 +217,13 @@ struct Batched {
 }
 
 /// Posts every chunk from `connections` threads; returns when all are acknowledged.
-fn post_all(system: System, base: &str, chunks: &Arc<Vec<String>>, connections: usize, mut on_wait: impl FnMut()) -> Result<()> {
+fn post_all(
+    system: System,
+    base: &str,
+    chunks: &Arc<Vec<String>>,
+    connections: usize,
+    mut on_wait: impl FnMut(),
+) -> Result<()> {
     let url = match system {
         System::Ledgraph => format!("{base}/v1/events"),
         System::Oxigraph => format!("{base}/store?default"),
@@ -195,8 +236,15 @@ fn post_all(system: System, base: &str, chunks: &Arc<Vec<String>>, connections: 
                 let client = Client::new();
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(body) = chunks.get(i) else { return Ok(()) };
-                    client.post_ok(&url, "application/n-triples", "application/json", body.as_bytes())?;
+                    let Some(body) = chunks.get(i) else {
+                        return Ok(());
+                    };
+                    client.post_ok(
+                        &url,
+                        "application/n-triples",
+                        "application/json",
+                        body.as_bytes(),
+                    )?;
                 }
             })
         })
@@ -206,7 +254,8 @@ fn post_all(system: System, base: &str, chunks: &Arc<Vec<String>>, connections: 
         std::thread::sleep(Duration::from_millis(READYZ_INTERVAL_MS));
     }
     for w in workers {
-        w.join().map_err(|_| anyhow::anyhow!("a client thread panicked"))??;
+        w.join()
+            .map_err(|_| anyhow::anyhow!("a client thread panicked"))??;
     }
     Ok(())
 }
@@ -217,12 +266,21 @@ fn wait_until(what: &str, started: Instant, mut done: impl FnMut() -> Result<boo
         if done()? {
             return Ok(started.elapsed().as_secs_f64());
         }
-        ensure!(Instant::now() < deadline, "{what}: not reached within {CATCH_UP_TIMEOUT_MS} ms");
+        ensure!(
+            Instant::now() < deadline,
+            "{what}: not reached within {CATCH_UP_TIMEOUT_MS} ms"
+        );
         std::thread::sleep(Duration::from_millis(POLL_INTERVAL_MS));
     }
 }
 
-fn batched_run(system: System, chunks: &Arc<Vec<String>>, ask: &str, triples: u64, connections: usize) -> Result<Batched> {
+fn batched_run(
+    system: System,
+    chunks: &Arc<Vec<String>>,
+    ask: &str,
+    triples: u64,
+    connections: usize,
+) -> Result<Batched> {
     let dir = common::temp_dir("ledgraph-bench-batched-")?;
     let data = dir.path().join("data");
     let server = Server::start(system, &data)?;
@@ -249,16 +307,26 @@ fn batched_run(system: System, chunks: &Arc<Vec<String>>, ask: &str, triples: u6
     ];
     if system == System::Ledgraph {
         let at_queryable = client.readyz(&base)?;
-        ensure!(at_queryable.log_size == triples, "ledgraph log holds {} events, expected {triples}", at_queryable.log_size);
+        ensure!(
+            at_queryable.log_size == triples,
+            "ledgraph log holds {} events, expected {triples}",
+            at_queryable.log_size
+        );
         let caught_up_s = wait_until("event graph caught up", started, || {
             let r: Readyz = client.readyz(&base)?;
             Ok(r.events_applied >= r.log_size)
         })?;
         fields.extend([
             ("max_state_lag_events_sampled", json!(max_state_lag)),
-            ("events_lag_at_queryable", json!(at_queryable.log_size - at_queryable.events_applied)),
+            (
+                "events_lag_at_queryable",
+                json!(at_queryable.log_size - at_queryable.events_applied),
+            ),
             ("event_graph_caught_up_s", json!(round(caught_up_s))),
-            ("event_graph_lag_after_queryable_s", json!(round(caught_up_s - queryable_s))),
+            (
+                "event_graph_lag_after_queryable_s",
+                json!(round(caught_up_s - queryable_s)),
+            ),
         ]);
     }
     // CPU over the timed part (to queryable) would need a sample at that instant; over the whole
@@ -267,7 +335,11 @@ fn batched_run(system: System, chunks: &Arc<Vec<String>>, ask: &str, triples: u6
     fields.push(("server_cpu_cores", json!(round(cpu_cores))));
     server.stop()?;
     fields.push(("disk_bytes", json!(common::disk_bytes(&data))));
-    Ok(Batched { triples_per_s, fields, cpu_cores })
+    Ok(Batched {
+        triples_per_s,
+        fields,
+        cpu_cores,
+    })
 }
 
 fn batched() -> Result<()> {
@@ -289,7 +361,11 @@ fn batched() -> Result<()> {
     for run in 0..runs {
         for system in System::order(run) {
             let r = batched_run(system, &chunks, &ask, triples, connections)?;
-            eprintln!("{case} run {run} {}: {:.0} triples/s", system.name(), r.triples_per_s);
+            eprintln!(
+                "{case} run {run} {}: {:.0} triples/s",
+                system.name(),
+                r.triples_per_s
+            );
             let mut fields = vec![("system", json!(system.name())), ("run", json!(run))];
             for (k, v) in &r.fields {
                 match *k {
@@ -305,12 +381,25 @@ fn batched() -> Result<()> {
             cpu[system as usize].push(r.cpu_cores);
         }
     }
-    summary(&case, "triples_per_s", &rates, &cpu, BATCHED_TARGET, vec![
-        ("triples", json!(triples)),
-        ("batch_triples", json!(BATCH_TRIPLES)),
-        ("connections", json!(connections)),
-        ("ledgraph_events_lag_at_queryable", json!(round(median(&lag)))),
-        ("ledgraph_event_graph_caught_up_s", json!(round(median(&catch_up)))),
-    ]);
+    summary(
+        &case,
+        "triples_per_s",
+        &rates,
+        &cpu,
+        BATCHED_TARGET,
+        vec![
+            ("triples", json!(triples)),
+            ("batch_triples", json!(BATCH_TRIPLES)),
+            ("connections", json!(connections)),
+            (
+                "ledgraph_events_lag_at_queryable",
+                json!(round(median(&lag))),
+            ),
+            (
+                "ledgraph_event_graph_caught_up_s",
+                json!(round(median(&catch_up))),
+            ),
+        ],
+    );
     Ok(())
 }

@@ -33,7 +33,8 @@ const BENCH: &str = "replay";
 const TARGET_RATIO_MIN: f64 = 0.8;
 const LOG_TRANSACTION_EVENTS: usize = 1_000;
 const LOG_BUILD_THREADS: usize = 4;
-const COUNT_QUERY: &str = "SELECT ?g (COUNT(*) AS ?n) WHERE { { ?s ?p ?o } UNION { GRAPH ?g { ?s ?p ?o } } } GROUP BY ?g";
+const COUNT_QUERY: &str =
+    "SELECT ?g (COUNT(*) AS ?n) WHERE { { ?s ?p ?o } UNION { GRAPH ?g { ?s ?p ?o } } } GROUP BY ?g";
 
 fn timed(command: &mut Command) -> Result<(f64, String)> {
     let started = Instant::now();
@@ -82,13 +83,20 @@ fn main() -> Result<()> {
     let chunks = bsbm::chunks(&nt, LOG_TRANSACTION_EVENTS)?;
     let build_s = common::build_ledgraph_log(&log, &chunks, LOG_BUILD_THREADS)?;
     drop(chunks);
-    emit(BENCH, "setup", vec![
-        ("events", json!(triples)),
-        ("transactions", json!(triples.div_ceil(LOG_TRANSACTION_EVENTS as u64))),
-        ("log_build_s", json!(round(build_s))),
-        ("log_bytes", json!(common::disk_bytes(&log.join("log")))),
-        ("nt_bytes", json!(common::disk_bytes(&nt))),
-    ]);
+    emit(
+        BENCH,
+        "setup",
+        vec![
+            ("events", json!(triples)),
+            (
+                "transactions",
+                json!(triples.div_ceil(LOG_TRANSACTION_EVENTS as u64)),
+            ),
+            ("log_build_s", json!(round(build_s))),
+            ("log_bytes", json!(common::disk_bytes(&log.join("log")))),
+            ("nt_bytes", json!(common::disk_bytes(&nt))),
+        ],
+    );
     let mut seconds: [Vec<f64>; 2] = Default::default();
     let mut hash: Vec<f64> = Vec::new();
     for run in 0..runs {
@@ -109,7 +117,12 @@ fn main() -> Result<()> {
                 }
                 System::Oxigraph => {
                     let mut command = Command::new(common::oxigraph_bin()?);
-                    command.arg("load").arg("--location").arg(&into).arg("--file").arg(&nt);
+                    command
+                        .arg("load")
+                        .arg("--location")
+                        .arg(&into)
+                        .arg("--file")
+                        .arg(&nt);
                     let (s, _) = timed(&mut command)?;
                     fields.push(("wall_s", json!(round(s))));
                     s
@@ -131,19 +144,23 @@ fn main() -> Result<()> {
     let (l, o) = (rate(&seconds[0]), rate(&seconds[1]));
     let (lm, om) = (median(&l), median(&o));
     let without_hash = triples as f64 / (median(&seconds[0]) - median(&hash));
-    emit(BENCH, "replay_summary", vec![
-        ("ledgraph_triples_per_s", json!(round(lm))),
-        ("oxigraph_triples_per_s", json!(round(om))),
-        ("ratio", json!(round(lm / om))),
-        ("target", json!(TARGET_RATIO_MIN)),
-        ("target_met", json!(lm / om >= TARGET_RATIO_MIN)),
-        ("ratio_without_hash", json!(round(without_hash / om))),
-        ("ledgraph_store_hash_s", json!(round(median(&hash)))),
-        ("triples", json!(triples)),
-        ("runs", json!(runs)),
-        ("median_of", json!("runs")),
-        ("ledgraph_wall_s", rounded(&seconds[0])),
-        ("oxigraph_wall_s", rounded(&seconds[1])),
-    ]);
+    emit(
+        BENCH,
+        "replay_summary",
+        vec![
+            ("ledgraph_triples_per_s", json!(round(lm))),
+            ("oxigraph_triples_per_s", json!(round(om))),
+            ("ratio", json!(round(lm / om))),
+            ("target", json!(TARGET_RATIO_MIN)),
+            ("target_met", json!(lm / om >= TARGET_RATIO_MIN)),
+            ("ratio_without_hash", json!(round(without_hash / om))),
+            ("ledgraph_store_hash_s", json!(round(median(&hash)))),
+            ("triples", json!(triples)),
+            ("runs", json!(runs)),
+            ("median_of", json!("runs")),
+            ("ledgraph_wall_s", rounded(&seconds[0])),
+            ("oxigraph_wall_s", rounded(&seconds[1])),
+        ],
+    );
     Ok(())
 }

@@ -56,7 +56,11 @@ struct Query {
 
 fn queries() -> Result<Vec<Query>> {
     let filter = std::env::var("LEDGRAPH_BENCH_QUERIES").unwrap_or_default();
-    let wanted: Vec<&str> = filter.split(',').map(str::trim).filter(|s| !s.is_empty()).collect();
+    let wanted: Vec<&str> = filter
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect();
     let mut out = Vec::new();
     for entry in std::fs::read_dir(QUERY_DIR).with_context(|| format!("read {QUERY_DIR}"))? {
         let path = entry?.path();
@@ -72,7 +76,9 @@ fn queries() -> Result<Vec<Query>> {
             continue;
         }
         let text = std::fs::read_to_string(&path)?;
-        let construct = text.lines().any(|l| l.trim_start().starts_with("CONSTRUCT"));
+        let construct = text
+            .lines()
+            .any(|l| l.trim_start().starts_with("CONSTRUCT"));
         let accept = if construct {
             "application/n-triples"
         } else {
@@ -117,11 +123,18 @@ fn wait_projected(server: &Server, triples: u64) -> Result<f64> {
     let deadline = started + Duration::from_millis(CATCH_UP_TIMEOUT_MS);
     loop {
         let r = client.readyz(&server.base)?;
-        ensure!(r.log_size == triples, "log holds {} events, expected {triples}", r.log_size);
+        ensure!(
+            r.log_size == triples,
+            "log holds {} events, expected {triples}",
+            r.log_size
+        );
         if r.state_applied == r.log_size && r.events_applied == r.log_size {
             return Ok(started.elapsed().as_secs_f64());
         }
-        ensure!(Instant::now() < deadline, "ledgraph's projections did not catch up: {r:?}");
+        ensure!(
+            Instant::now() < deadline,
+            "ledgraph's projections did not catch up: {r:?}"
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
 }
@@ -162,14 +175,24 @@ fn main() -> Result<()> {
     eprintln!("waiting for ledgraph's projections");
     let projection_s = wait_projected(&ledgraph, triples)?;
     let oxigraph = Server::start(System::Oxigraph, &oxigraph_data)?;
-    emit(BENCH, "setup", vec![
-        ("triples", json!(triples)),
-        ("oxigraph_bulk_load_s", json!(round(oxigraph_load_s))),
-        ("ledgraph_log_append_s", json!(round(log_build_s))),
-        ("ledgraph_projection_catch_up_s", json!(round(projection_s))),
-        ("ledgraph_store_bytes", json!(common::disk_bytes(&ledgraph_data.join("store")))),
-        ("oxigraph_store_bytes", json!(common::disk_bytes(&oxigraph_data))),
-    ]);
+    emit(
+        BENCH,
+        "setup",
+        vec![
+            ("triples", json!(triples)),
+            ("oxigraph_bulk_load_s", json!(round(oxigraph_load_s))),
+            ("ledgraph_log_append_s", json!(round(log_build_s))),
+            ("ledgraph_projection_catch_up_s", json!(round(projection_s))),
+            (
+                "ledgraph_store_bytes",
+                json!(common::disk_bytes(&ledgraph_data.join("store"))),
+            ),
+            (
+                "oxigraph_store_bytes",
+                json!(common::disk_bytes(&oxigraph_data)),
+            ),
+        ],
+    );
 
     let client = Client::new();
     let servers = [&ledgraph, &oxigraph];
@@ -195,17 +218,24 @@ fn main() -> Result<()> {
         sums[0] += l;
         sums[1] += o;
         ratios.push(l / o);
-        emit(BENCH, &q.name, vec![
-            ("ledgraph_median_ms", json!(round(l))),
-            ("oxigraph_median_ms", json!(round(o))),
-            ("ratio", json!(round(l / o))),
-            ("rows", json!(counts[qi][0])),
-            ("rows_match", json!(counts[qi][0] == counts[qi][1])),
-            ("runs", json!(runs)),
-            ("median_of", json!(format!("{reps} requests per run, then runs"))),
-            ("ledgraph_run_medians_ms", rounded(&medians[qi][0])),
-            ("oxigraph_run_medians_ms", rounded(&medians[qi][1])),
-        ]);
+        emit(
+            BENCH,
+            &q.name,
+            vec![
+                ("ledgraph_median_ms", json!(round(l))),
+                ("oxigraph_median_ms", json!(round(o))),
+                ("ratio", json!(round(l / o))),
+                ("rows", json!(counts[qi][0])),
+                ("rows_match", json!(counts[qi][0] == counts[qi][1])),
+                ("runs", json!(runs)),
+                (
+                    "median_of",
+                    json!(format!("{reps} requests per run, then runs")),
+                ),
+                ("ledgraph_run_medians_ms", rounded(&medians[qi][0])),
+                ("oxigraph_run_medians_ms", rounded(&medians[qi][1])),
+            ],
+        );
     }
     ledgraph.stop()?;
     oxigraph.stop()?;
@@ -218,19 +248,26 @@ fn main() -> Result<()> {
         .filter(|(_, c)| c[0] != c[1])
         .map(|(q, _)| q.name.as_str())
         .collect();
-    emit(BENCH, "query_mix", vec![
-        ("ledgraph_mix_ms", json!(round(sums[0]))),
-        ("oxigraph_mix_ms", json!(round(sums[1]))),
-        ("ratio", json!(round(ratio))),
-        ("target", json!(TARGET_RATIO_MAX)),
-        ("target_met", json!(ratio <= TARGET_RATIO_MAX)),
-        ("geomean_ratio", json!(round(geomean))),
-        ("max_ratio", json!(round(worst))),
-        ("queries", json!(queries.len())),
-        ("rows_mismatch", json!(mismatched)),
-        ("triples", json!(triples)),
-        ("runs", json!(runs)),
-        ("median_of", json!(format!("{reps} requests per run, then runs"))),
-    ]);
+    emit(
+        BENCH,
+        "query_mix",
+        vec![
+            ("ledgraph_mix_ms", json!(round(sums[0]))),
+            ("oxigraph_mix_ms", json!(round(sums[1]))),
+            ("ratio", json!(round(ratio))),
+            ("target", json!(TARGET_RATIO_MAX)),
+            ("target_met", json!(ratio <= TARGET_RATIO_MAX)),
+            ("geomean_ratio", json!(round(geomean))),
+            ("max_ratio", json!(round(worst))),
+            ("queries", json!(queries.len())),
+            ("rows_mismatch", json!(mismatched)),
+            ("triples", json!(triples)),
+            ("runs", json!(runs)),
+            (
+                "median_of",
+                json!(format!("{reps} requests per run, then runs")),
+            ),
+        ],
+    );
     Ok(())
 }

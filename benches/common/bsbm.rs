@@ -162,7 +162,11 @@ pub fn generate(out: impl Write, triples_min: u64) -> Result<u64> {
     for r in 1..=scale.reviewers {
         let s = format!("{INST}Reviewer{r}");
         w.triple(&s, a, &iri(&format!("{FOAF}Person")))?;
-        w.triple(&s, &format!("{FOAF}name"), &format!("\"{}\"", words(&mut rng, 2)))?;
+        w.triple(
+            &s,
+            &format!("{FOAF}name"),
+            &format!("\"{}\"", words(&mut rng, 2)),
+        )?;
         let sha = format!("\"{:016x}{:016x}\"", rng.next(), rng.next());
         w.triple(&s, &format!("{FOAF}mbox_sha1sum"), &sha)?;
         w.triple(&s, &format!("{VOC}country"), &country(&mut rng))?;
@@ -180,8 +184,16 @@ fn product<W: Write>(w: &mut Writer<W>, rng: &mut Rng, scale: &Scale, p: u64) ->
     let producer = iri(&format!("{INST}Producer{}", rng.range(1, scale.producers)));
     w.triple(&s, RDF_TYPE, &iri(&format!("{VOC}Product")))?;
     w.triple(&s, RDF_TYPE, &iri(&format!("{INST}ProductType{t}")))?;
-    w.triple(&s, &format!("{RDFS}label"), &format!("\"{} {p}\"", words(rng, 2)))?;
-    w.triple(&s, &format!("{RDFS}comment"), &format!("\"{}\"", words(rng, 12)))?;
+    w.triple(
+        &s,
+        &format!("{RDFS}label"),
+        &format!("\"{} {p}\"", words(rng, 2)),
+    )?;
+    w.triple(
+        &s,
+        &format!("{RDFS}comment"),
+        &format!("\"{}\"", words(rng, 12)),
+    )?;
     w.triple(&s, &format!("{VOC}producer"), &producer)?;
     let mut features: Vec<u64> = (0..rng.range(5, 10))
         .map(|_| t * FEATURES_PER_TYPE + rng.range(0, FEATURES_PER_TYPE - 1))
@@ -213,7 +225,11 @@ fn offer<W: Write>(w: &mut Writer<W>, rng: &mut Rng, scale: &Scale, p: u64, o: u
     let s = format!("{INST}Offer{p}_{o}");
     let vendor = iri(&format!("{INST}Vendor{}", rng.range(1, scale.vendors)));
     w.triple(&s, RDF_TYPE, &iri(&format!("{VOC}Offer")))?;
-    w.triple(&s, &format!("{VOC}product"), &iri(&format!("{INST}Product{p}")))?;
+    w.triple(
+        &s,
+        &format!("{VOC}product"),
+        &iri(&format!("{INST}Product{p}")),
+    )?;
     w.triple(&s, &format!("{VOC}vendor"), &vendor)?;
     let price = format!("{}.{:02}", rng.range(5, 9_999), rng.range(0, 99));
     w.triple(&s, &format!("{VOC}price"), &typed(price, "decimal"))?;
@@ -231,7 +247,11 @@ fn review<W: Write>(w: &mut Writer<W>, rng: &mut Rng, scale: &Scale, p: u64, r: 
     let s = format!("{INST}Review{p}_{r}");
     let reviewer = iri(&format!("{INST}Reviewer{}", rng.range(1, scale.reviewers)));
     w.triple(&s, RDF_TYPE, &iri(&format!("{VOC}Review")))?;
-    w.triple(&s, &format!("{VOC}reviewFor"), &iri(&format!("{INST}Product{p}")))?;
+    w.triple(
+        &s,
+        &format!("{VOC}reviewFor"),
+        &iri(&format!("{INST}Product{p}")),
+    )?;
     w.triple(&s, &format!("{REV}reviewer"), &reviewer)?;
     w.triple(&s, &format!("{VOC}reviewDate"), &date_time(rng))?;
     w.triple(&s, &format!("{DC}title"), &format!("\"{}\"", words(rng, 4)))?;

@@ -57,10 +57,8 @@ pub fn dataset_triples() -> Result<u64> {
 
 /// Where data sets are cached (`LEDGRAPH_BENCH_CACHE`, default ~/.cache/ledgraph/bench-data).
 pub fn cache_dir() -> PathBuf {
-    std::env::var_os("LEDGRAPH_BENCH_CACHE").map_or_else(
-        || home().join(".cache/ledgraph/bench-data"),
-        PathBuf::from,
-    )
+    std::env::var_os("LEDGRAPH_BENCH_CACHE")
+        .map_or_else(|| home().join(".cache/ledgraph/bench-data"), PathBuf::from)
 }
 
 /// Where servers' directories are made (`LEDGRAPH_BENCH_DIR`, default the system temp dir).
@@ -197,14 +195,19 @@ impl Server {
         let mut command = match system {
             System::Ledgraph => {
                 let mut c = Command::new(ledgraph_bin());
-                c.arg("--data").arg(data).args(["serve", "--no-demo", "--bind", &bind]);
+                c.arg("--data")
+                    .arg(data)
+                    .args(["serve", "--no-demo", "--bind", &bind]);
                 // Tracing per request would cost both CPU and disk; the peer logs nothing either.
                 c.env("RUST_LOG", "warn");
                 c
             }
             System::Oxigraph => {
                 let mut c = Command::new(oxigraph_bin()?);
-                c.arg("serve").arg("--location").arg(data).args(["--bind", &bind]);
+                c.arg("serve")
+                    .arg("--location")
+                    .arg(data)
+                    .args(["--bind", &bind]);
                 c
             }
         };
@@ -338,7 +341,13 @@ impl Client {
     }
 
     /// POSTs `body` and returns the status and the response body.
-    pub fn post(&self, url: &str, content_type: &str, accept: &str, body: &[u8]) -> Result<(u16, String)> {
+    pub fn post(
+        &self,
+        url: &str,
+        content_type: &str,
+        accept: &str,
+        body: &[u8],
+    ) -> Result<(u16, String)> {
         let mut response = self
             .agent
             .post(url)
@@ -357,7 +366,13 @@ impl Client {
     }
 
     /// POSTs and fails unless the status is 2xx.
-    pub fn post_ok(&self, url: &str, content_type: &str, accept: &str, body: &[u8]) -> Result<String> {
+    pub fn post_ok(
+        &self,
+        url: &str,
+        content_type: &str,
+        accept: &str,
+        body: &[u8],
+    ) -> Result<String> {
         let (status, text) = self.post(url, content_type, accept, body)?;
         ensure!(
             (200..300).contains(&status),
