@@ -3,30 +3,12 @@
 
 mod common;
 
+use common::cli::{ledgraph, stderr, stdout};
+
 use std::path::Path;
-use std::process::{Command, Output};
 
 use base64::Engine;
 use ledgraph::log::merkle::{Hash, verify_consistency, verify_inclusion};
-
-fn ledgraph(data: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ledgraph"))
-        .arg("--data")
-        .arg(data)
-        .args(args)
-        .env_remove("LEDGRAPH_DATA")
-        .output()
-        .expect("run ledgraph")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-/// stderr with the temporary directory replaced, for snapshots.
-fn stderr(o: &Output, dir: &Path) -> String {
-    String::from_utf8_lossy(&o.stderr).replace(&dir.display().to_string(), "[DIR]")
-}
 
 fn log_state(data: &Path) -> (Vec<u8>, String) {
     let segment =

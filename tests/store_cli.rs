@@ -4,26 +4,10 @@
 
 mod common;
 
+use common::cli::{ledgraph, stderr, stdout};
+
 use std::path::Path;
-use std::process::{Command, Output};
-
-fn ledgraph(data: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ledgraph"))
-        .arg("--data")
-        .arg(data)
-        .args(args)
-        .env_remove("LEDGRAPH_DATA")
-        .output()
-        .expect("run ledgraph")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output, dir: &Path) -> String {
-    String::from_utf8_lossy(&o.stderr).replace(&dir.display().to_string(), "[DIR]")
-}
+use std::process::Output;
 
 fn ok(o: Output) -> Output {
     assert!(

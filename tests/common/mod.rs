@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests: data directories, keys, events.
 #![allow(dead_code)]
 
+pub mod cli;
 pub mod http;
 pub mod sparql;
 
