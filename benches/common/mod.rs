@@ -198,8 +198,8 @@ impl Server {
             System::Ledgraph => {
                 let mut c = Command::new(ledgraph_bin());
                 c.arg("--data").arg(data).args(["serve", "--no-demo", "--bind", &bind]);
-                // Tracing per request would cost both CPU and disk; the peer logs nothing either.
-                c.env("RUST_LOG", "warn");
+                // The server's default log level, whatever the caller's environment says.
+                c.env_remove("LEDGRAPH_LOG");
                 c
             }
             System::Oxigraph => {
