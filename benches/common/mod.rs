@@ -393,6 +393,16 @@ impl Client {
             .with_context(|| format!("ASK result without a boolean: {text}"))
     }
 
+    /// The integer `?n` of a one-row SELECT (a COUNT).
+    pub fn count(&self, base: &str, query: &str) -> Result<u64> {
+        let text = self.query(base, query, "application/sparql-results+json")?;
+        let value: Value = serde_json::from_str(&text).context("SELECT result")?;
+        value["results"]["bindings"][0]["n"]["value"]
+            .as_str()
+            .and_then(|n| n.parse().ok())
+            .with_context(|| format!("no integer ?n in {text}"))
+    }
+
     /// ledgraph's `/readyz`: (log size, state applied, events applied).
     pub fn readyz(&self, base: &str) -> Result<Readyz> {
         let v = self.get_json(&format!("{base}/readyz"))?;
