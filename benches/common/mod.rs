@@ -195,11 +195,17 @@ impl Server {
         let mut command = match system {
             System::Ledgraph => {
                 let mut c = Command::new(ledgraph_bin());
+<<<<<<< HEAD
                 c.arg("--data")
                     .arg(data)
                     .args(["serve", "--no-demo", "--bind", &bind]);
                 // Tracing per request would cost both CPU and disk; the peer logs nothing either.
                 c.env("RUST_LOG", "warn");
+=======
+                c.arg("--data").arg(data).args(["serve", "--no-demo", "--bind", &bind]);
+                // The server's default log level, whatever the caller's environment says.
+                c.env_remove("LEDGRAPH_LOG");
+>>>>>>> bench
                 c
             }
             System::Oxigraph => {
@@ -406,6 +412,16 @@ impl Client {
         value["boolean"]
             .as_bool()
             .with_context(|| format!("ASK result without a boolean: {text}"))
+    }
+
+    /// The integer `?n` of a one-row SELECT (a COUNT).
+    pub fn count(&self, base: &str, query: &str) -> Result<u64> {
+        let text = self.query(base, query, "application/sparql-results+json")?;
+        let value: Value = serde_json::from_str(&text).context("SELECT result")?;
+        value["results"]["bindings"][0]["n"]["value"]
+            .as_str()
+            .and_then(|n| n.parse().ok())
+            .with_context(|| format!("no integer ?n in {text}"))
     }
 
     /// ledgraph's `/readyz`: (log size, state applied, events applied).
