@@ -274,17 +274,13 @@ fn wait_until(what: &str, started: Instant, mut done: impl FnMut() -> Result<boo
     }
 }
 
-<<<<<<< HEAD
 fn batched_run(
     system: System,
     chunks: &Arc<Vec<String>>,
-    ask: &str,
+    probe: &str,
     triples: u64,
     connections: usize,
 ) -> Result<Batched> {
-=======
-fn batched_run(system: System, chunks: &Arc<Vec<String>>, probe: &str, triples: u64, connections: usize) -> Result<Batched> {
->>>>>>> bench
     let dir = common::temp_dir("ledgraph-bench-batched-")?;
     let data = dir.path().join("data");
     let server = Server::start(system, &data)?;
@@ -358,7 +354,11 @@ fn batched() -> Result<()> {
     // recursion overflows the Oxigraph server's stack (it aborts).
     let rows: Vec<String> = chunks
         .iter()
-        .map(|c| bsbm::last_triple_pattern(c).map(|t| format!("({t})")).context("empty chunk"))
+        .map(|c| {
+            bsbm::last_triple_pattern(c)
+                .map(|t| format!("({t})"))
+                .context("empty chunk")
+        })
         .collect::<Result<_>>()?;
     let probe = format!(
         "SELECT (COUNT(*) AS ?n) WHERE {{ VALUES (?s ?p ?o) {{\n{}\n}} ?s ?p ?o }}",
@@ -371,17 +371,12 @@ fn batched() -> Result<()> {
     let mut catch_up: Vec<f64> = Vec::new();
     for run in 0..runs {
         for system in System::order(run) {
-<<<<<<< HEAD
-            let r = batched_run(system, &chunks, &ask, triples, connections)?;
+            let r = batched_run(system, &chunks, &probe, triples, connections)?;
             eprintln!(
                 "{case} run {run} {}: {:.0} triples/s",
                 system.name(),
                 r.triples_per_s
             );
-=======
-            let r = batched_run(system, &chunks, &probe, triples, connections)?;
-            eprintln!("{case} run {run} {}: {:.0} triples/s", system.name(), r.triples_per_s);
->>>>>>> bench
             let mut fields = vec![("system", json!(system.name())), ("run", json!(run))];
             for (k, v) in &r.fields {
                 match *k {

@@ -195,17 +195,11 @@ impl Server {
         let mut command = match system {
             System::Ledgraph => {
                 let mut c = Command::new(ledgraph_bin());
-<<<<<<< HEAD
                 c.arg("--data")
                     .arg(data)
                     .args(["serve", "--no-demo", "--bind", &bind]);
-                // Tracing per request would cost both CPU and disk; the peer logs nothing either.
-                c.env("RUST_LOG", "warn");
-=======
-                c.arg("--data").arg(data).args(["serve", "--no-demo", "--bind", &bind]);
                 // The server's default log level, whatever the caller's environment says.
                 c.env_remove("LEDGRAPH_LOG");
->>>>>>> bench
                 c
             }
             System::Oxigraph => {
