@@ -95,6 +95,11 @@ pub fn new_skolemizer(state: &AppState) -> Result<Skolemizer, AppError> {
     Ok(Skolemizer::new(&state.genid_base, nonce))
 }
 
+/// Batches up to this many events are encoded and queued on the executor thread.
+const INLINE_APPEND_EVENTS_MAX: u64 = 64;
+/// Bodies up to this size are parsed on the executor thread (a few microseconds of work).
+const INLINE_PARSE_BODY_BYTES_MAX: usize = 8 * 1024;
+
 /// Appends `changes` as one transaction and waits for the durable, signed acknowledgement.
 /// The caller holds the write gate (shared for plain publishes, alone for writes that read the
 /// state), so a SPARQL Update never interleaves with a publish it did not see.
@@ -112,17 +117,23 @@ pub async fn append_changes(
     let (tx, rx) = tokio::sync::oneshot::channel();
     let started = Instant::now();
     let log = state.log.clone();
-    // Encoding runs on the caller's thread inside append_with; keep it off the executor.
-    tokio::task::spawn_blocking(move || {
-        log.append_with(
-            batch,
-            Box::new(move |result| {
-                let _ = tx.send(result);
-            }),
-        )
-    })
-    .await
-    .map_err(AppError::internal)?;
+    let reply: crate::log::Reply = Box::new(move |result| {
+        let _ = tx.send(result);
+    });
+    // Encoding runs on the caller's thread; a small batch encodes in microseconds, less than
+    // a hand-off to the blocking pool costs, so only large batches (or a full queue) leave
+    // the executor.
+    if events <= INLINE_APPEND_EVENTS_MAX {
+        if let Err(full) = log.try_append_with(batch, reply) {
+            tokio::task::spawn_blocking(move || log.append_when_room(full))
+                .await
+                .map_err(AppError::internal)?;
+        }
+    } else {
+        tokio::task::spawn_blocking(move || log.append_with(batch, reply))
+            .await
+            .map_err(AppError::internal)?;
+    }
     let ack = rx
         .await
         .map_err(|_| AppError::internal("the log dropped an append without answering"))??;
@@ -173,6 +184,9 @@ pub async fn parse_body(
         )));
     };
     media::require_utf8(headers)?;
+    if body.len() <= INLINE_PARSE_BODY_BYTES_MAX {
+        return Ok(parse(&body)?);
+    }
     let parsed = tokio::task::spawn_blocking(move || parse(&body))
         .await
         .map_err(AppError::internal)?;

@@ -35,8 +35,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use checkpoint::SignedCheckpoint;
-pub use open::{Log, RecoveryReport};
+pub use open::{Log, QueueFull, RecoveryReport};
 pub use reader::LogReader;
+pub use writer::Reply;
 
 use crate::event::EventError;
 use crate::keys::KeyError;

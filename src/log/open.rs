@@ -232,6 +232,38 @@ impl Log {
         }
     }
 
+    /// Like [`Log::append_with`], but never waits for room in the queue: an async caller
+    /// (the HTTP server) runs it on its executor thread and only hands a [`QueueFull`] to a
+    /// thread that may block. Encoding still runs here, so keep batches small.
+    pub fn try_append_with(&self, batch: Batch, reply: Reply) -> Result<(), QueueFull> {
+        if let Some(reason) = self.poison.get() {
+            reply(Err(LogError::Poisoned(reason)));
+            return Ok(());
+        }
+        let prepared = match prepare(batch, &self.config) {
+            Ok(p) => p,
+            Err(e) => {
+                reply(Err(e));
+                return Ok(());
+            }
+        };
+        match self.jobs.try_push(Job { prepared, reply }) {
+            Ok(()) => Ok(()),
+            Err((job, true)) => {
+                (job.reply)(Err(LogError::Closed));
+                Ok(())
+            }
+            Err((job, false)) => Err(QueueFull { job }),
+        }
+    }
+
+    /// Queues a batch that found the queue full, waiting for room.
+    pub fn append_when_room(&self, full: QueueFull) {
+        if let Err(job) = self.jobs.push(full.job) {
+            (job.reply)(Err(LogError::Closed));
+        }
+    }
+
     /// Stops accepting batches, finishes those queued, and makes every file durable.
     pub fn close(self) -> Result<(), LogError> {
         self.shutdown()
@@ -537,5 +569,17 @@ impl Rebuild {
         self.tree_buf.clear();
         self.flushed_seq = self.seq;
         Ok(())
+    }
+}
+
+/// An encoded batch that [`Log::try_append_with`] could not queue without waiting; give it to
+/// [`Log::append_when_room`] on a thread that may block.
+pub struct QueueFull {
+    job: Job,
+}
+
+impl std::fmt::Debug for QueueFull {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("QueueFull")
     }
 }

@@ -59,6 +59,23 @@ impl<T> Queue<T> {
         Ok(())
     }
 
+    /// Adds an item if there is room now; gives it back if the queue is full or closed
+    /// (`closed` tells which), so a caller that must not block can hand it to one that may.
+    pub fn try_push(&self, item: T) -> Result<(), (T, bool)> {
+        let mut state = self.lock();
+        if state.closed {
+            return Err((item, true));
+        }
+        if state.items.len() >= self.capacity {
+            return Err((item, false));
+        }
+        state.items.push_back(item);
+        if state.consumer_asleep {
+            self.not_empty.notify_one();
+        }
+        Ok(())
+    }
+
     /// Waits for at least one item, then takes items while `take` accepts them (it sees each
     /// item and may stop the batch). `None` once the queue is closed and empty.
     pub fn pop_batch(&self, mut take: impl FnMut(&T) -> bool) -> Option<Vec<T>> {
@@ -127,5 +144,21 @@ impl<T> Completion<T> {
             }
             slot = self.ready.wait(slot).unwrap_or_else(|p| p.into_inner());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Queue;
+
+    #[test]
+    fn try_push_gives_the_item_back_when_full_or_closed() {
+        let queue = Queue::new(1);
+        assert_eq!(queue.try_push(1), Ok(()));
+        assert_eq!(queue.try_push(2), Err((2, false)));
+        assert_eq!(queue.pop_batch(|_| true), Some(vec![1]));
+        assert_eq!(queue.try_push(3), Ok(()));
+        queue.close();
+        assert_eq!(queue.try_push(4), Err((4, true)));
     }
 }
