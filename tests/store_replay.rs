@@ -10,7 +10,8 @@ use std::time::Duration;
 use common::{Rng, node_key, open};
 use ledgraph::event::{ActorKey, Batch, Op};
 use ledgraph::log::{Log, LogConfig};
-use ledgraph::store::replay::replay_from;
+use ledgraph::store::projection::catch_up_events;
+use ledgraph::store::replay::{ReplayOptions, replay_from};
 use ledgraph::store::{
     Cursors, GraphStore, ProjectionConfig, Projections, StoreError, TimingTable, replay, store_dir,
 };
@@ -75,6 +76,44 @@ fn random_history(log: &Log, rng: &mut Rng, transactions: u64) {
     }
 }
 
+/// The whole log, event graph included.
+const FULL: ReplayOptions = ReplayOptions {
+    to: None,
+    event_graph: true,
+};
+
+fn full_to(to: u64) -> ReplayOptions {
+    ReplayOptions {
+        to: Some(to),
+        event_graph: true,
+    }
+}
+
+#[test]
+fn replay_of_the_state_alone_leaves_the_event_graph_to_its_projection() {
+    let mut rng = Rng::from_env("replay_of_the_state_alone");
+    let dir = tempfile::tempdir().unwrap();
+    let (log, _) = open(dir.path(), LogConfig::default());
+    random_history(&log, &mut rng, 20);
+    let live = project_live(&log, dir.path());
+    let into = dir.path().join("replayed");
+    replay_from(&log, &into, ReplayOptions::default(), &|_, _| {}).unwrap();
+    let replayed = GraphStore::open(&into).unwrap();
+    assert_eq!(
+        replayed.cursors().unwrap(),
+        Cursors {
+            state: log.size(),
+            events: 0
+        }
+    );
+    assert_ne!(replayed.dataset_hash().unwrap(), live, "no event graph yet");
+    let cursors =
+        catch_up_events(&log, &replayed, &ProjectionConfig::default(), &|_, _| {}).unwrap();
+    assert_eq!(cursors.events, log.size());
+    assert_eq!(replayed.dataset_hash().unwrap(), live);
+    log.close().unwrap();
+}
+
 #[test]
 fn replay_gives_the_live_store_hash() {
     let mut rng = Rng::from_env("replay_gives_the_live_store_hash");
@@ -83,7 +122,7 @@ fn replay_gives_the_live_store_hash() {
     random_history(&log, &mut rng, 30);
     let live = project_live(&log, dir.path());
     let into = dir.path().join("replayed");
-    let report = replay_from(&log, &into, None, &|_, _| {}).unwrap();
+    let report = replay_from(&log, &into, FULL, &|_, _| {}).unwrap();
     assert_eq!(report.events, log.size());
     assert_eq!(report.transactions, 30);
     let replayed = GraphStore::open(&into).unwrap();
@@ -115,7 +154,7 @@ fn replay_of_large_runs_uses_the_bulk_loader_and_still_matches() {
     append(&log, (50..60).map(|i| (Op::Add, q(i, None))).collect());
     let live = project_live(&log, dir.path());
     let into = dir.path().join("replayed");
-    let report = replay_from(&log, &into, None, &|_, _| {}).unwrap();
+    let report = replay_from(&log, &into, FULL, &|_, _| {}).unwrap();
     assert!(report.bulk_loads >= 2, "{report:?}");
     let replayed = GraphStore::open(&into).unwrap();
     assert_eq!(replayed.dataset_hash().unwrap(), live);
@@ -138,7 +177,7 @@ fn replay_to_a_transaction_boundary_matches_the_live_store_at_that_size() {
     let live_at_prefix = project_live(&log, dir.path());
     random_history(&log, &mut rng, 10);
     let into = dir.path().join("prefix");
-    let report = replay_from(&log, &into, Some(prefix), &|_, _| {}).unwrap();
+    let report = replay_from(&log, &into, full_to(prefix), &|_, _| {}).unwrap();
     assert_eq!(report.events, prefix);
     let replayed = GraphStore::open(&into).unwrap();
     assert_eq!(replayed.dataset_hash().unwrap(), live_at_prefix);
@@ -152,7 +191,7 @@ fn replay_refuses_a_split_transaction_a_size_beyond_the_log_and_a_non_empty_targ
     let (log, _) = open(dir.path(), LogConfig::default());
     append(&log, vec![(Op::Add, q(0, None))]);
     append(&log, (1..4).map(|i| (Op::Add, q(i, None))).collect()); // events 1..=3
-    let err = replay_from(&log, &dir.path().join("a"), Some(2), &|_, _| {}).unwrap_err();
+    let err = replay_from(&log, &dir.path().join("a"), full_to(2), &|_, _| {}).unwrap_err();
     let StoreError::Invalid(message) = &err else {
         panic!("{err}")
     };
@@ -163,12 +202,12 @@ fn replay_refuses_a_split_transaction_a_size_beyond_the_log_and_a_non_empty_targ
         "{message}"
     );
     assert!(!dir.path().join("a").exists(), "nothing created on refusal");
-    let err = replay_from(&log, &dir.path().join("b"), Some(5), &|_, _| {}).unwrap_err();
+    let err = replay_from(&log, &dir.path().join("b"), full_to(5), &|_, _| {}).unwrap_err();
     assert!(matches!(err, StoreError::Invalid(_)), "{err}");
     let full = dir.path().join("full");
     std::fs::create_dir_all(&full).unwrap();
     std::fs::write(full.join("something"), "x").unwrap();
-    let err = replay_from(&log, &full, None, &|_, _| {}).unwrap_err();
+    let err = replay_from(&log, &full, FULL, &|_, _| {}).unwrap_err();
     assert!(
         matches!(&err, StoreError::Invalid(m) if m.contains("not empty")),
         "{err}"
@@ -177,7 +216,7 @@ fn replay_refuses_a_split_transaction_a_size_beyond_the_log_and_a_non_empty_targ
     let empty = dir.path().join("empty");
     std::fs::create_dir_all(&empty).unwrap();
     assert_eq!(
-        replay_from(&log, &empty, Some(0), &|_, _| {})
+        replay_from(&log, &empty, full_to(0), &|_, _| {})
             .unwrap()
             .events,
         0
@@ -197,7 +236,7 @@ fn replay_of_a_log_held_by_a_writer_reads_it_read_only() {
     let live = project_live(&log, dir.path());
     // `log` still holds the lock: replay falls back to a read-only view of the stored checkpoint.
     let into = dir.path().join("replayed");
-    let report = replay(dir.path(), &into, None, &|_, _| {}).unwrap();
+    let report = replay(dir.path(), &into, FULL, &|_, _| {}).unwrap();
     assert_eq!(report.events, 2);
     assert_eq!(
         GraphStore::open(&into).unwrap().dataset_hash().unwrap(),
@@ -207,7 +246,7 @@ fn replay_of_a_log_held_by_a_writer_reads_it_read_only() {
     // And with nobody holding it, replay opens it itself.
     let again = dir.path().join("again");
     assert_eq!(
-        replay(dir.path(), &again, None, &|_, _| {}).unwrap().events,
+        replay(dir.path(), &again, FULL, &|_, _| {}).unwrap().events,
         2
     );
 }

@@ -456,13 +456,15 @@ pub fn run_command(command: &mut Command) -> Result<String> {
     Ok(stdout)
 }
 
-/// Bytes under `path` (files only, not following links).
+/// Bytes on disk under `path` (files only, not following links).
 pub fn disk_bytes(path: &Path) -> u64 {
     let Ok(meta) = std::fs::symlink_metadata(path) else {
         return 0;
     };
     if meta.is_file() {
-        return meta.len();
+        // Allocated blocks, not the apparent length: the log's index files are sparse.
+        use std::os::unix::fs::MetadataExt;
+        return meta.blocks() * 512;
     }
     if !meta.is_dir() {
         return 0;

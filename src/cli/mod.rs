@@ -59,7 +59,9 @@ pub enum Command {
     Demo,
     /// Serve the SPARQL endpoint, the publish API and the log over HTTP.
     Serve(serve::ServeArgs),
-    /// Rebuild a store (state, event graph, cursors) from the log into an empty directory.
+    /// Rebuild a store from the log into an empty directory: the state, and with
+    /// --event-graph the event graph (otherwise projected later, in the background by
+    /// `serve` or at once by `store hash --store DIR`).
     Replay {
         /// The new store's directory (must be empty or absent).
         #[arg(long)]
@@ -67,6 +69,12 @@ pub enum Command {
         /// Replay only the first SEQ events (must end a transaction).
         #[arg(long)]
         to: Option<u64>,
+        /// Also write the event graph (`urn:ledgraph:log`, ~8 quads per event).
+        #[arg(long)]
+        event_graph: bool,
+        /// Print the new store's dataset hash (implies --event-graph).
+        #[arg(long)]
+        hash: bool,
     },
     /// The Oxigraph store.
     #[command(subcommand)]
@@ -180,7 +188,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Log(cmd) => log_cmd::run(&data, cmd),
         Command::Demo => log_cmd::demo(&data),
         Command::Serve(args) => serve::run(cli.data, &args),
-        Command::Replay { into, to } => store_cmd::run_replay(&data, &into, to),
+        Command::Replay {
+            into,
+            to,
+            event_graph,
+            hash,
+        } => store_cmd::run_replay(&data, &into, to, event_graph, hash),
         Command::Store(cmd) => store_cmd::run_store(&data, cmd),
         Command::Publish {
             file,

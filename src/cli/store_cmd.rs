@@ -15,8 +15,8 @@ use oxigraph::sparql::results::{QueryResultsFormat, QueryResultsSerializer};
 use oxigraph::sparql::{QueryResults, SparqlEvaluator};
 
 use super::{Opened, open_for_reading, progress_bar};
-use crate::store::projection::catch_up;
-use crate::store::replay::replay_from;
+use crate::store::projection::{catch_up, catch_up_events};
+use crate::store::replay::{ReplayOptions, replay_from};
 use crate::store::{GraphStore, ProjectionConfig, store_dir};
 
 #[derive(Subcommand, Debug)]
@@ -47,7 +47,7 @@ pub fn run_store(data: &Path, cmd: StoreCommand) -> anyhow::Result<()> {
     match cmd {
         StoreCommand::Hash { store } => {
             let store = match store {
-                Some(dir) => GraphStore::open_read_only(&dir)?,
+                Some(dir) => open_replayed_store(data, &dir)?,
                 None => open_local_store(data)?,
             };
             println!("{}", hex::encode(store.dataset_hash()?));
@@ -56,27 +56,43 @@ pub fn run_store(data: &Path, cmd: StoreCommand) -> anyhow::Result<()> {
     }
 }
 
-/// `ledgraph replay --into DIR [--to SEQ]`.
-pub fn run_replay(data: &Path, into: &Path, to: Option<u64>) -> anyhow::Result<()> {
+/// `ledgraph replay --into DIR [--to SEQ] [--event-graph] [--hash]`.
+pub fn run_replay(
+    data: &Path,
+    into: &Path,
+    to: Option<u64>,
+    event_graph: bool,
+    hash: bool,
+) -> anyhow::Result<()> {
     let log = open_for_reading(data)?;
     let bar = progress_bar(log.size(), "replaying");
     let progress = |done: u64, total: u64| {
         bar.set_length(total);
         bar.set_position(done);
     };
-    let report = replay_from(&log, into, to, &progress)?;
+    let options = ReplayOptions {
+        to,
+        event_graph: event_graph || hash,
+    };
+    let report = replay_from(&log, into, options, &progress)?;
     bar.finish_and_clear();
     if let Opened::Writer(log) = log {
         log.close()?;
     }
-    let store = GraphStore::open_read_only(into)?;
-    println!(
-        "replayed {} events in {} transactions into {}; dataset hash {}",
+    print!(
+        "replayed {} events in {} transactions into {}",
         report.events,
         report.transactions,
         into.display(),
-        hex::encode(store.dataset_hash()?)
     );
+    if hash {
+        let store = GraphStore::open_read_only(into)?;
+        println!("; dataset hash {}", hex::encode(store.dataset_hash()?));
+    } else if options.event_graph {
+        println!();
+    } else {
+        println!(" (state; the event graph follows when a server opens the store)");
+    }
     if report.reserved_skipped > 0 {
         eprintln!(
             "note: {} events named a reserved graph and were left out of the state",
@@ -99,6 +115,27 @@ pub fn run_query(data: &Path, query: &str, format: QueryFormat) -> anyhow::Resul
     write_results(results, format, &mut out)?;
     out.flush()?;
     Ok(())
+}
+
+/// A store built by `replay`, its event graph brought up to its state from the log of
+/// `data` first (replay leaves it behind unless asked), so the hash covers the same dataset
+/// as a live store's.
+fn open_replayed_store(data: &Path, dir: &Path) -> anyhow::Result<GraphStore> {
+    // Opening read-only first refuses a directory that holds no store (instead of creating one).
+    drop(GraphStore::open_read_only(dir)?);
+    let log = open_for_reading(data)?;
+    let store = GraphStore::open(dir)?;
+    let bar = progress_bar(0, "projecting the event graph");
+    let progress = |done: u64, total: u64| {
+        bar.set_length(total);
+        bar.set_position(done);
+    };
+    catch_up_events(&log, &store, &ProjectionConfig::default(), &progress)?;
+    bar.finish_and_clear();
+    if let Opened::Writer(log) = log {
+        log.close()?;
+    }
+    Ok(store)
 }
 
 /// The store of `data`, brought up to the log unless a server holds it.

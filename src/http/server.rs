@@ -12,6 +12,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use axum::serve::ListenerExt;
+
 use crate::event::ActorKey;
 use crate::event::hlc::SystemClock;
 use crate::event::skolem::DEFAULT_GENID_BASE;
@@ -188,6 +190,13 @@ pub async fn serve(
     let state = opened.state;
     let router = app(state.clone());
     let flag = state.clone();
+    // Without TCP_NODELAY a response written in two segments waits for the client's delayed
+    // ACK: a floor of several milliseconds under every small query answer.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+        }
+    });
     axum::serve(listener, router)
         .with_graceful_shutdown(async move {
             shutdown.await;

@@ -486,16 +486,47 @@ pub fn catch_up(
         cursors.state = end;
         progress(done, total);
     }
-    let mut writer =
-        EventGraphWriter::resume(reader, cursors.events, Arc::new(TimingTable::new(1)))?;
-    while cursors.events < size {
-        let to = size.min(cursors.events + config.event_graph_transaction_events_max.max(1) as u64);
-        apply_events(store, reader, &mut writer, cursors.events, to)?;
-        done += to - cursors.events;
-        cursors.events = to;
-        progress(done, total);
-    }
+    cursors.events = events_up_to(reader, store, config, cursors.events, size, &|n| {
+        progress(done + n, total)
+    })?;
     Ok(cursors)
+}
+
+/// Brings the event graph of `store` up to its state cursor (a store replayed without the
+/// event graph, say) on the calling thread; `progress(done, total)`.
+pub fn catch_up_events(
+    reader: &LogReader,
+    store: &GraphStore,
+    config: &ProjectionConfig,
+    progress: &dyn Fn(u64, u64),
+) -> Result<Cursors, StoreError> {
+    let mut cursors = store.cursors()?;
+    check_cursor(store, reader, Projection::Events, cursors.events)?;
+    let (from, to) = (cursors.events, cursors.state);
+    let total = to.saturating_sub(from);
+    cursors.events = events_up_to(reader, store, config, from, to, &|n| progress(n, total))?;
+    Ok(cursors)
+}
+
+/// Projects events `from..to` into the event graph, in Oxigraph transactions of at most
+/// `event_graph_transaction_events_max` events; `progress(events done)`. Returns `to`.
+fn events_up_to(
+    reader: &LogReader,
+    store: &GraphStore,
+    config: &ProjectionConfig,
+    from: u64,
+    to: u64,
+    progress: &dyn Fn(u64),
+) -> Result<u64, StoreError> {
+    let mut writer = EventGraphWriter::resume(reader, from, Arc::new(TimingTable::new(1)))?;
+    let mut at = from;
+    while at < to {
+        let end = to.min(at + config.event_graph_transaction_events_max.max(1) as u64);
+        apply_events(store, reader, &mut writer, at, end)?;
+        at = end;
+        progress(at - from);
+    }
+    Ok(at.max(from))
 }
 
 struct EventsWorker {

@@ -1,7 +1,12 @@
-//! Replay: rebuild a store (state, event graph and cursors) from the log alone.
+//! Replay: rebuild a store (state, optionally the event graph, and cursors) from the log alone.
 //!
-//! The result is the store the live projections would have built from the same events, so
-//! its [dataset hash](super::hash) equals the live store's — which is how the two are
+//! By default replay rebuilds the *state* only and leaves the event-graph cursor at 0: the
+//! event graph is audit, about eight times the state's size, and has its own projection
+//! that fills it in the background when a server opens the store (or at once through
+//! [`catch_up_events`], which `ledgraph store hash` runs). With
+//! [`ReplayOptions::event_graph`] it is written here too. Either way the finished store is
+//! the one the live projections would have built from the same events, so its
+//! [dataset hash](super::hash) equals the live store's — which is how the two are
 //! compared. Replay streams the log once, in order:
 //! - event-graph quads are only ever added, so they go to Oxigraph's bulk loader (writes
 //!   sorted SST files, ~1.5× faster than transactions) in chunks of [`REPLAY_BULK_QUADS`];
@@ -58,20 +63,20 @@ pub struct ReplayReport {
 pub fn replay(
     data_dir: &Path,
     into: &Path,
-    to: Option<u64>,
+    options: ReplayOptions,
     progress: &dyn Fn(u64, u64),
 ) -> Result<ReplayReport, StoreError> {
     let key = keys::load_key(data_dir).map_err(LogError::from)?;
     match Log::open(data_dir, key, LogConfig::default(), Arc::new(SystemClock)) {
         Ok((log, _)) => {
-            let report = replay_from(&log, into, to, progress);
+            let report = replay_from(&log, into, options, progress);
             log.close()?;
             report
         }
         Err(LogError::Locked { .. }) => {
             let verifier = keys::load_verifier(data_dir).map_err(LogError::from)?;
             let reader = LogReader::open_read_only(data_dir, verifier)?;
-            replay_from(&reader, into, to, progress)
+            replay_from(&reader, into, options, progress)
         }
         Err(e) => Err(e.into()),
     }
@@ -122,14 +127,23 @@ fn check_empty(into: &Path) -> Result<(), StoreError> {
     }
 }
 
-/// Replays the first `to` events (default: all) of `reader` into a new store at `into`.
+/// What to replay.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReplayOptions {
+    /// Replay the first `to` events (a transaction boundary); default: the whole log.
+    pub to: Option<u64>,
+    /// Also write the event graph (otherwise its projection fills it later).
+    pub event_graph: bool,
+}
+
+/// Replays `reader` into a new store at `into`.
 pub fn replay_from(
     reader: &LogReader,
     into: &Path,
-    to: Option<u64>,
+    options: ReplayOptions,
     progress: &dyn Fn(u64, u64),
 ) -> Result<ReplayReport, StoreError> {
-    let to = check_replay_size(reader, to)?;
+    let to = check_replay_size(reader, options.to)?;
     check_empty(into)?;
     let store = GraphStore::open(into)?;
     let mut loader = Loader {
@@ -142,9 +156,11 @@ pub fn replay_from(
     let mut writer = EventGraphWriter::resume(reader, 0, Arc::new(TimingTable::new(1)))?;
     for seq in 0..to {
         let event = reader.event(seq)?;
-        let leaf = reader.leaf_hash(seq)?;
         let ends = reader.ends_transaction(seq)?;
-        writer.project_event(seq, &event, &leaf, ends, &mut |q| loader.events.push(q));
+        if options.event_graph {
+            let leaf = reader.leaf_hash(seq)?;
+            writer.project_event(seq, &event, &leaf, ends, &mut |q| loader.events.push(q));
+        }
         if is_reserved_graph(event.quad.graph_name.as_ref()) {
             loader.report.reserved_skipped += 1;
         } else {
@@ -166,7 +182,9 @@ pub fn replay_from(
     if to > 0 {
         let mut batch = WriteBatch::new();
         cursor::set(&mut batch, Projection::State, 0, to)?;
-        cursor::set(&mut batch, Projection::Events, 0, to)?;
+        if options.event_graph {
+            cursor::set(&mut batch, Projection::Events, 0, to)?;
+        }
         batch.commit(&store)?;
     }
     store
