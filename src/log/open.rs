@@ -253,13 +253,13 @@ impl Log {
                 (job.reply)(Err(LogError::Closed));
                 Ok(())
             }
-            Err((job, false)) => Err(QueueFull { job }),
+            Err((job, false)) => Err(QueueFull { job: Box::new(job) }),
         }
     }
 
     /// Queues a batch that found the queue full, waiting for room.
     pub fn append_when_room(&self, full: QueueFull) {
-        if let Err(job) = self.jobs.push(full.job) {
+        if let Err(job) = self.jobs.push(*full.job) {
             (job.reply)(Err(LogError::Closed));
         }
     }
@@ -575,7 +575,7 @@ impl Rebuild {
 /// An encoded batch that [`Log::try_append_with`] could not queue without waiting; give it to
 /// [`Log::append_when_room`] on a thread that may block.
 pub struct QueueFull {
-    job: Job,
+    job: Box<Job>,
 }
 
 impl std::fmt::Debug for QueueFull {
