@@ -28,8 +28,10 @@ pub const CONNECT_TIMEOUT_MS: u64 = 10_000;
 pub const REQUEST_TIMEOUT_MS: u64 = 300_000;
 /// Largest answer read into memory (log pages, proofs, results rendered as a table).
 pub const RESPONSE_BYTES_MAX: u64 = 64 << 20;
-/// Largest error body read to show the server's message.
-pub const ERROR_BODY_BYTES_MAX: u64 = 64 << 10;
+/// Largest error body read to show the server's message (a 422 carries a validation report).
+pub const ERROR_BODY_BYTES_MAX: u64 = 4 << 20;
+/// Most validation results `publish` prints; the rest are counted.
+pub const PRINTED_RESULTS_MAX: usize = 50;
 /// Longest URL-encoded query sent with GET; longer ones are POSTed (SPARQL 1.1 Protocol §2.1).
 pub const QUERY_GET_BYTES_MAX: usize = 2_000;
 /// Widest table cell, in characters; longer values are cut with `…`.
@@ -42,6 +44,43 @@ pub struct ServerError {
     pub status: u16,
     pub message: String,
     pub position: Option<String>,
+    /// The validation results of a refused batch (422), one readable line each.
+    pub details: Vec<String>,
+}
+
+/// One line per SHACL validation result of a 422 or `/v1/validate` answer.
+pub fn result_lines(results: &[Value]) -> Vec<String> {
+    let field = |r: &Value, k: &str| r.get(k).and_then(Value::as_str).map(str::to_owned);
+    let mut lines: Vec<String> = results
+        .iter()
+        .take(PRINTED_RESULTS_MAX)
+        .map(|r| {
+            let event = match r.get("event").and_then(Value::as_u64) {
+                Some(i) => format!("event {i}"),
+                None => "(no single event)".to_owned(),
+            };
+            let mut line = format!(
+                "{event}: {} {}",
+                field(r, "focus_node").unwrap_or_default(),
+                field(r, "path").map(|p| format!("path {p} ")).unwrap_or_default()
+            );
+            line.push_str(&format!(
+                "[{}, {} set {}]: {}",
+                field(r, "constraint").unwrap_or_default(),
+                field(r, "mode").unwrap_or_default(),
+                field(r, "shape_set").unwrap_or_default(),
+                field(r, "message").unwrap_or_default()
+            ));
+            if let Some(v) = field(r, "value") {
+                line.push_str(&format!(" (value {v})"));
+            }
+            line
+        })
+        .collect();
+    if results.len() > PRINTED_RESULTS_MAX {
+        lines.push(format!("… and {} more", results.len() - PRINTED_RESULTS_MAX));
+    }
+    lines
 }
 
 /// A connection to one server, with its bearer token.
@@ -162,9 +201,15 @@ fn success(mut response: Response<Body>) -> anyhow::Result<Response<Body>> {
     struct ErrorBody {
         error: String,
         position: Option<String>,
+        #[serde(default)]
+        results: Vec<Value>,
     }
+    let mut details = Vec::new();
     let (message, position) = match serde_json::from_slice::<ErrorBody>(&body) {
-        Ok(e) => (e.error, e.position),
+        Ok(e) => {
+            details = result_lines(&e.results);
+            (e.error, e.position)
+        }
         Err(_) => {
             let text = String::from_utf8_lossy(&body);
             let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
@@ -181,6 +226,7 @@ fn success(mut response: Response<Body>) -> anyhow::Result<Response<Body>> {
         status: status.as_u16(),
         message,
         position,
+        details,
     }
     .into())
 }
@@ -229,7 +275,12 @@ pub(crate) fn publish(
     let mut response = client
         .post("/v1/events", media_type, &bytes, "application/json")
         .map_err(|e| match e.downcast::<ServerError>() {
-            Ok(e) => anyhow::anyhow!("{}:{e}", file.display()),
+            Ok(e) => {
+                for line in &e.details {
+                    eprintln!("{}: {line}", file.display());
+                }
+                anyhow::anyhow!("{}:{e}", file.display())
+            }
             Err(e) => e,
         })?;
     let body = read_limited(&mut response, RESPONSE_BYTES_MAX)?;
@@ -473,4 +524,64 @@ mod tests {
             assert!(Client::new(bad, None).is_err(), "{bad}");
         }
     }
+}
+
+/// `ledgraph validate FILE --server URL`: `POST /v1/validate`, prints whether the batch
+/// conforms and each result; a non-conforming batch is an error (exit code 1).
+pub(crate) fn validate_remote(
+    server: &str,
+    file: &Path,
+    format: Option<InputFormat>,
+    token: Option<&str>,
+) -> anyhow::Result<()> {
+    let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+    let media_type = publish_media_type(file, format, &bytes)?;
+    let client = Client::new(server, token)?;
+    let mut response = client.post("/v1/validate", media_type, &bytes, "application/json")?;
+    let body = read_limited(&mut response, RESPONSE_BYTES_MAX)?;
+    let answer: Value =
+        serde_json::from_slice(&body).context("the server's answer is not a validation report")?;
+    let results = answer
+        .get("results")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    if answer.get("conforms").and_then(Value::as_bool) == Some(true) {
+        println!("{}: conforms", file.display());
+        return Ok(());
+    }
+    for line in result_lines(&results) {
+        println!("{}: {line}", file.display());
+    }
+    bail!("{}: {} validation results", file.display(), results.len())
+}
+
+/// `ledgraph shapes reload --server URL [--file F]`: `POST /v1/shapes` (admin token).
+pub(crate) fn reload_shapes(server: &str, file: Option<&Path>, token: Option<&str>) -> anyhow::Result<()> {
+    let body = match file {
+        Some(f) => std::fs::read(f).with_context(|| format!("reading {}", f.display()))?,
+        None => Vec::new(),
+    };
+    let client = Client::new(server, token)?;
+    let mut response = client.post("/v1/shapes", "text/turtle", &body, "application/json")?;
+    let body = read_limited(&mut response, RESPONSE_BYTES_MAX)?;
+    let answer: Value = serde_json::from_slice(&body).context("the server's answer is not JSON")?;
+    println!(
+        "shapes {} ({})",
+        answer.get("digest").and_then(Value::as_str).unwrap_or("?"),
+        if answer.get("recorded").and_then(Value::as_bool) == Some(true) {
+            "recorded in the log"
+        } else {
+            "unchanged"
+        }
+    );
+    for set in answer.get("sets").and_then(Value::as_array).into_iter().flatten() {
+        println!(
+            "  {} ({}, {} triples)",
+            set.get("name").and_then(Value::as_str).unwrap_or("?"),
+            set.get("mode").and_then(Value::as_str).unwrap_or("?"),
+            set.get("triples").and_then(Value::as_u64).unwrap_or(0)
+        );
+    }
+    Ok(())
 }
