@@ -123,6 +123,51 @@ pub fn validate_batch(
     Ok(Verdict { report })
 }
 
+/// The graph [`validate_batch`] hands rudof for `changes`: the affected nodes' context after the
+/// batch (and the events as nodes, when shapes target them). For benchmarks and tests that give
+/// another validator the same input.
+pub fn context_graph(
+    store: &Store,
+    shapes: &Shapes,
+    changes: &[(Op, Quad)],
+    first_seq: u64,
+) -> Result<oxrdf::Graph, ShapesError> {
+    let mut ctx = context::build(store, changes, &shapes.plan)?;
+    if shapes.plan.describes_events {
+        describe_events(&mut ctx, changes, first_seq);
+    }
+    Ok(ctx.triples.iter().collect())
+}
+
+/// Validates a whole graph in memory against every set that is not `off`, with no context cut
+/// and no attribution to events: what rudof alone says (the reference the incremental path is
+/// tested against, and the baseline of `benches/admission`).
+pub fn validate_graph(shapes: &Shapes, graph: &oxrdf::Graph) -> Result<BatchReport, ShapesError> {
+    let mut rudof_graph = OxigraphInMemory::new();
+    for t in graph.iter() {
+        // Cannot fail: the in-memory graph only inserts.
+        let _ = rudof_graph.add_triple_ref(t.subject, t.predicate, t.object);
+    }
+    let mut report = BatchReport::default();
+    for set in shapes.sets.iter().filter(|s| s.mode != Mode::Off) {
+        let mut validation = GraphValidation::new(RudofGraph::from(rudof_graph.clone()));
+        let found = validation
+            .validate(
+                &set.schema,
+                &ShaclValidationMode::Native,
+                &ShaclConfig::default(),
+            )
+            .map_err(|e| ShapesError::Validation(e.to_string()))?;
+        report.findings.extend(found.results().iter().map(|r| Finding {
+            set: set.name.clone(),
+            mode: set.mode,
+            event: None,
+            result: r.clone(),
+        }));
+    }
+    Ok(report)
+}
+
 /// Each event as an `lg:Event` node named by its future sequence number.
 fn describe_events(ctx: &mut Context, changes: &[(Op, Quad)], first_seq: u64) {
     let lg = |local: &str| NamedNode::new_unchecked(format!("{LG}{local}"));

@@ -34,7 +34,7 @@ use shacl::rdf::ShaclParser;
 
 use crate::event::Op;
 
-pub use admission::{Admission, Verdict, validate_batch};
+pub use admission::{Admission, Verdict, context_graph, validate_batch, validate_graph};
 pub use analysis::ContextPlan;
 pub use report::{BatchReport, ResultSummary};
 
