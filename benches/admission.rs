@@ -59,21 +59,45 @@ fn entity_quads(i: u64) -> Vec<Quad> {
     let order = ex(&format!("wo-{i}"));
     vec![
         q(pump.clone(), rdf::TYPE.into_owned(), ex("Pump")),
-        q(pump.clone(), rdfs::LABEL.into_owned(), Literal::new_simple_literal(format!("pump {i}"))),
-        q(sensor.clone(), rdf::TYPE.into_owned(), ex("TemperatureSensor")),
+        q(
+            pump.clone(),
+            rdfs::LABEL.into_owned(),
+            Literal::new_simple_literal(format!("pump {i}")),
+        ),
+        q(
+            sensor.clone(),
+            rdf::TYPE.into_owned(),
+            ex("TemperatureSensor"),
+        ),
         q(sensor.clone(), ex("monitors"), pump.clone()),
-        q(sensor, ex("reading"), Literal::new_typed_literal(format!("{}.5", i % 100), xsd::DECIMAL)),
+        q(
+            sensor,
+            ex("reading"),
+            Literal::new_typed_literal(format!("{}.5", i % 100), xsd::DECIMAL),
+        ),
         q(order.clone(), rdf::TYPE.into_owned(), ex("WorkOrder")),
         q(order.clone(), ex("forAsset"), pump),
-        q(order.clone(), ex("status"), Literal::new_simple_literal("open")),
-        q(order, rdfs::LABEL.into_owned(), Literal::new_simple_literal(format!("order {i}"))),
+        q(
+            order.clone(),
+            ex("status"),
+            Literal::new_simple_literal("open"),
+        ),
+        q(
+            order,
+            rdfs::LABEL.into_owned(),
+            Literal::new_simple_literal(format!("order {i}")),
+        ),
     ]
 }
 
 fn ontology_quads() -> Vec<Quad> {
     vec![
         q(ex("Pump"), rdfs::SUB_CLASS_OF.into_owned(), ex("Asset")),
-        q(ex("TemperatureSensor"), rdfs::SUB_CLASS_OF.into_owned(), ex("Sensor")),
+        q(
+            ex("TemperatureSensor"),
+            rdfs::SUB_CLASS_OF.into_owned(),
+            ex("Sensor"),
+        ),
     ]
 }
 
@@ -97,13 +121,29 @@ fn batch(tag: &str, events: usize, groups: u64, seed: u64) -> Vec<(Op, Quad)> {
     let mut k = 0u64;
     while out.len() < events {
         let sensor = ex(&format!("new-{tag}-{k}"));
-        let pump = ex(&format!("pump-{}", (seed.wrapping_mul(7919) + k * 104_729) % groups));
+        let pump = ex(&format!(
+            "pump-{}",
+            (seed.wrapping_mul(7919) + k * 104_729) % groups
+        ));
         let three = [
-            q(sensor.clone(), rdf::TYPE.into_owned(), ex("TemperatureSensor")),
+            q(
+                sensor.clone(),
+                rdf::TYPE.into_owned(),
+                ex("TemperatureSensor"),
+            ),
             q(sensor.clone(), ex("monitors"), pump),
-            q(sensor, ex("reading"), Literal::new_typed_literal("20.5", xsd::DECIMAL)),
+            q(
+                sensor,
+                ex("reading"),
+                Literal::new_typed_literal("20.5", xsd::DECIMAL),
+            ),
         ];
-        out.extend(three.into_iter().take(events - out.len()).map(|q| (Op::Add, q)));
+        out.extend(
+            three
+                .into_iter()
+                .take(events - out.len())
+                .map(|q| (Op::Add, q)),
+        );
         k += 1;
     }
     out
@@ -112,7 +152,8 @@ fn batch(tag: &str, events: usize, groups: u64, seed: u64) -> Vec<(Op, Quad)> {
 fn python() -> PathBuf {
     std::env::var_os("LEDGRAPH_BENCH_PYTHON").map_or_else(
         || {
-            let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("/root"), PathBuf::from);
+            let home =
+                std::env::var_os("HOME").map_or_else(|| PathBuf::from("/root"), PathBuf::from);
             home.join(".cache/ledgraph/venv/bin/python")
         },
         PathBuf::from,
@@ -121,12 +162,16 @@ fn python() -> PathBuf {
 
 /// Seconds pySHACL takes on each context file of `dir` (by file name).
 fn pyshacl_seconds(shapes: &Path, dir: &Path) -> Result<BTreeMap<String, f64>> {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/admission/pyshacl_validate.py");
+    let script =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/admission/pyshacl_validate.py");
     let out = common::run_command(Command::new(python()).arg(script).arg(shapes).arg(dir))?;
     let mut seconds = BTreeMap::new();
     for line in out.lines().filter(|l| l.starts_with('{')) {
         let v: serde_json::Value = serde_json::from_str(line)?;
-        ensure!(v["conforms"] == true, "pySHACL found a violation in a valid batch: {line}");
+        ensure!(
+            v["conforms"] == true,
+            "pySHACL found a violation in a valid batch: {line}"
+        );
         seconds.insert(
             v["file"].as_str().unwrap_or_default().to_owned(),
             v["seconds"].as_f64().unwrap_or(f64::NAN),
@@ -139,7 +184,10 @@ fn main() -> Result<()> {
     let large = common::env_or("LEDGRAPH_BENCH_ADMISSION_LARGE", 1_000_000u64)?;
     let batches = common::env_or("LEDGRAPH_BENCH_ADMISSION_BATCHES", 20usize)?;
     let runs = common::runs()?;
-    ensure!(batches > 0, "LEDGRAPH_BENCH_ADMISSION_BATCHES must be positive");
+    ensure!(
+        batches > 0,
+        "LEDGRAPH_BENCH_ADMISSION_BATCHES must be positive"
+    );
     let shapes_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("shapes/demo.ttl");
     let shapes = Shapes::load(&shapes_path)?;
     let mut per_batch_s: BTreeMap<(u64, usize), f64> = BTreeMap::new();
@@ -187,21 +235,34 @@ fn main() -> Result<()> {
                     ("store_triples", json!(store_triples)),
                     ("batch_events", json!(events)),
                     ("batches", json!(batches)),
-                    ("context_triples_per_batch", json!(context_triples / batches)),
+                    (
+                        "context_triples_per_batch",
+                        json!(context_triples / batches),
+                    ),
                     ("ledgraph_events_per_s", json!(common::round(ledgraph_eps))),
                     ("pyshacl_events_per_s", json!(common::round(py_eps))),
                     ("ratio", json!(common::round(ratio))),
                     (
                         "meets_target",
-                        json!(events < 1_000 || (ratio >= TARGET_RATIO_MIN && ledgraph_eps >= TARGET_EVENTS_PER_S_MIN)),
+                        json!(
+                            events < 1_000
+                                || (ratio >= TARGET_RATIO_MIN
+                                    && ledgraph_eps >= TARGET_EVENTS_PER_S_MIN)
+                        ),
                     ),
                 ],
             );
         }
     }
     for &events in &BATCH_SIZES {
-        let small = per_batch_s.get(&(SMALL_TRIPLES, events)).copied().unwrap_or(f64::NAN);
-        let big = per_batch_s.get(&(large, events)).copied().unwrap_or(f64::NAN);
+        let small = per_batch_s
+            .get(&(SMALL_TRIPLES, events))
+            .copied()
+            .unwrap_or(f64::NAN);
+        let big = per_batch_s
+            .get(&(large, events))
+            .copied()
+            .unwrap_or(f64::NAN);
         let scaling = big / small;
         common::emit(
             BENCH,

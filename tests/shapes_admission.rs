@@ -12,7 +12,9 @@ use std::path::{Path, PathBuf};
 const EX: &str = "https://example.org/plant#";
 
 fn repo_shapes(file: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("shapes").join(file)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("shapes")
+        .join(file)
 }
 
 /// A server with the demo ontology's data published and `shapes` active.
@@ -40,7 +42,12 @@ async fn violating_batch_is_refused_whole_and_changes_nothing() {
     let server = server_with(repo_shapes("demo.ttl")).await;
     let before = fingerprint(&server).await;
     let reply = server.post("/v1/events", "text/turtle", BAD_SENSOR).await;
-    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", reply.text());
+    assert_eq!(
+        reply.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        reply.text()
+    );
     let json = reply.json();
     assert_eq!(json["conforms"], false);
     let results = json["results"].as_array().expect("results");
@@ -48,8 +55,14 @@ async fn violating_batch_is_refused_whole_and_changes_nothing() {
         .iter()
         .filter_map(|r| r["constraint"].as_str())
         .collect();
-    assert!(constraints.contains(&"sh:ClassConstraintComponent"), "{json}");
-    assert!(constraints.contains(&"sh:DatatypeConstraintComponent"), "{json}");
+    assert!(
+        constraints.contains(&"sh:ClassConstraintComponent"),
+        "{json}"
+    );
+    assert!(
+        constraints.contains(&"sh:DatatypeConstraintComponent"),
+        "{json}"
+    );
     for r in results {
         assert_eq!(r["focus_node"], format!("<{EX}t-42>"));
         assert_eq!(r["event"], 0, "t-42 is first named by event 0: {r}");
@@ -70,7 +83,10 @@ async fn report_comes_as_turtle_or_json_ld_by_accept() {
     let server = server_with(repo_shapes("demo.ttl")).await;
     for (accept, needle) in [
         ("text/turtle", "sh:ValidationReport"),
-        ("application/ld+json", "http://www.w3.org/ns/shacl#ValidationReport"),
+        (
+            "application/ld+json",
+            "http://www.w3.org/ns/shacl#ValidationReport",
+        ),
     ] {
         let reply = server
             .send(request(
@@ -81,10 +97,7 @@ async fn report_comes_as_turtle_or_json_ld_by_accept() {
             ))
             .await;
         assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
-        assert_eq!(
-            reply.headers["content-type"].to_str().unwrap_or(""),
-            accept
-        );
+        assert_eq!(reply.headers["content-type"].to_str().unwrap_or(""), accept);
         assert!(reply.text().contains(needle), "{accept}: {}", reply.text());
         assert!(reply.text().contains("eventIndex"), "{}", reply.text());
     }
@@ -116,7 +129,12 @@ async fn removing_a_type_a_stored_sensor_relies_on_is_refused() {
             r#"[{"op":"remove","s":"<https://example.org/plant#pump-7>","p":"<http://www.w3.org/1999/02/22-rdf-syntax-ns#type>","o":"<https://example.org/plant#Pump>"}]"#,
         )
         .await;
-    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", reply.text());
+    assert_eq!(
+        reply.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        reply.text()
+    );
     let json = reply.json();
     assert!(
         json["results"]
@@ -138,7 +156,12 @@ async fn sparql_update_and_graph_store_writes_are_validated() {
             "PREFIX ex: <https://example.org/plant#> INSERT DATA { ex:wo-1001 ex:status \"lost\" }",
         )
         .await;
-    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", reply.text());
+    assert_eq!(
+        reply.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        reply.text()
+    );
     let reply = server
         .post(
             "/store?default",
@@ -146,7 +169,12 @@ async fn sparql_update_and_graph_store_writes_are_validated() {
             "<https://example.org/plant#wo-2> <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> <https://example.org/plant#WorkOrder> .\n",
         )
         .await;
-    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", reply.text());
+    assert_eq!(
+        reply.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        reply.text()
+    );
     assert_eq!(fingerprint(&server).await, before);
     server.close().await;
 }
@@ -161,7 +189,12 @@ async fn event_shapes_validate_events_in_named_graphs_too() {
             "<https://example.org/plant#t-41> <https://example.org/plant#reading> \"warm\" <https://example.org/g> .\n",
         )
         .await;
-    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", reply.text());
+    assert_eq!(
+        reply.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        reply.text()
+    );
     let json = reply.json();
     assert_eq!(json["results"][0]["event"], 0, "{json}");
     // Removing such a triple is allowed: it may be cleaning up.
@@ -235,12 +268,18 @@ async fn validate_is_a_dry_run() {
 #[tokio::test]
 async fn malformed_validate_and_shapes_bodies_get_4xx() {
     let server = server_with(repo_shapes("demo.ttl")).await;
-    let reply = server.post("/v1/validate", "text/turtle", "ex:a ex:b").await;
+    let reply = server
+        .post("/v1/validate", "text/turtle", "ex:a ex:b")
+        .await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.text());
     let reply = server.post("/v1/validate", "image/png", "x").await;
     assert_eq!(reply.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
     let reply = server
-        .post("/v1/shapes", "text/turtle", "@prefix sh: <http://www.w3.org/ns/shacl#> .\n<a> <b> .")
+        .post(
+            "/v1/shapes",
+            "text/turtle",
+            "@prefix sh: <http://www.w3.org/ns/shacl#> .\n<a> <b> .",
+        )
         .await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.text());
     assert_eq!(reply.json()["position"], "2:9", "{}", reply.text());
@@ -251,7 +290,12 @@ async fn malformed_validate_and_shapes_bodies_get_4xx() {
             "@prefix sh: <http://www.w3.org/ns/shacl#> .\n<urn:s> a sh:NodeShape ;\n sh:targetClass <urn:C> ;\n sh:minCount \"many\" .\n",
         )
         .await;
-    assert!(reply.status.is_client_error(), "{} {}", reply.status, reply.text());
+    assert!(
+        reply.status.is_client_error(),
+        "{} {}",
+        reply.status,
+        reply.text()
+    );
     let reply = server.post("/v1/shapes", "application/json", "{}").await;
     assert_eq!(reply.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
     // The demo shapes are still the ones in force.
@@ -290,9 +334,18 @@ async fn shape_changes_are_recorded_in_the_log() {
     // The posted shapes are the ones in force: the old BAD_SENSOR passes, a urn:C without urn:p not.
     server.publish("text/turtle", BAD_SENSOR).await;
     let reply = server
-        .post("/v1/events", "application/n-triples", "<urn:x> <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> <urn:C> .\n")
+        .post(
+            "/v1/events",
+            "application/n-triples",
+            "<urn:x> <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> <urn:C> .\n",
+        )
         .await;
-    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", reply.text());
+    assert_eq!(
+        reply.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        reply.text()
+    );
     server.close().await;
 }
 
@@ -332,5 +385,7 @@ fn repository_shapes_load() {
     let names: Vec<&str> = shapes.sets.iter().map(|s| s.name.as_str()).collect();
     assert_eq!(names, ["advice", "demo", "events"]);
     assert!(shapes.plan.describes_events);
-    assert!(shapes.plan.hops >= 2 && shapes.plan.hops <= ledgraph::shapes::analysis::CONTEXT_HOPS_MAX);
+    assert!(
+        shapes.plan.hops >= 2 && shapes.plan.hops <= ledgraph::shapes::analysis::CONTEXT_HOPS_MAX
+    );
 }

@@ -46,7 +46,7 @@ fn obj<'a>(g: &'a Graph, s: NamedOrBlankNodeRef<'a>, p: &str) -> Option<TermRef<
     g.object_for_subject_predicate(s, NamedNodeRef::new_unchecked(p))
 }
 
-fn list(g: &Graph, mut node: TermRef<'_>) -> Vec<Term> {
+fn list<'a>(g: &'a Graph, mut node: TermRef<'a>) -> Vec<Term> {
     let mut out = Vec::new();
     while let TermRef::BlankNode(b) = node {
         let s = NamedOrBlankNodeRef::BlankNode(b);
@@ -79,9 +79,10 @@ struct Case {
 
 fn file_of(t: TermRef<'_>) -> Option<PathBuf> {
     match t {
-        TermRef::NamedNode(n) => n.as_str().strip_prefix("file://").map(|p| {
-            PathBuf::from(p.split('#').next().unwrap_or(p))
-        }),
+        TermRef::NamedNode(n) => n
+            .as_str()
+            .strip_prefix("file://")
+            .map(|p| PathBuf::from(p.split('#').next().unwrap_or(p))),
         _ => None,
     }
 }
@@ -98,18 +99,28 @@ fn cases() -> Vec<Case> {
         let m = parse(&manifest);
         for t in m.triples_for_predicate(NamedNodeRef::new_unchecked(&n(MF, "entries"))) {
             for entry in list(&m, t.object) {
-                let Some(file) = file_of(entry.as_ref()) else { continue };
+                let Some(file) = file_of(entry.as_ref()) else {
+                    continue;
+                };
                 let g = parse(&file);
                 for e in g.triples_for_predicate(rdf::TYPE) {
-                    if e.object != TermRef::NamedNode(NamedNodeRef::new_unchecked(&n(SHT, "Validate"))) {
+                    if e.object
+                        != TermRef::NamedNode(NamedNodeRef::new_unchecked(&n(SHT, "Validate")))
+                    {
                         continue;
                     }
                     let s = e.subject;
-                    let Some(action) = obj(&g, s, &n(MF, "action")).and_then(as_subject) else { continue };
-                    let Some(result) = obj(&g, s, &n(MF, "result")).and_then(as_subject) else { continue };
+                    let Some(action) = obj(&g, s, &n(MF, "action")).and_then(as_subject) else {
+                        continue;
+                    };
+                    let Some(result) = obj(&g, s, &n(MF, "result")).and_then(as_subject) else {
+                        continue;
+                    };
                     let data = obj(&g, action, &n(SHT, "dataGraph")).and_then(file_of);
                     let shapes = obj(&g, action, &n(SHT, "shapesGraph")).and_then(file_of);
-                    let (Some(data), Some(shapes)) = (data, shapes) else { continue };
+                    let (Some(data), Some(shapes)) = (data, shapes) else {
+                        continue;
+                    };
                     let conforms = matches!(obj(&g, result, &n(SH, "conforms")), Some(TermRef::Literal(l)) if l.value() == "true");
                     let results = g
                         .triples_for_subject(result)
@@ -117,10 +128,20 @@ fn cases() -> Vec<Case> {
                         .count();
                     let name = format!(
                         "{}/{}",
-                        dir.file_name().map(|d| d.to_string_lossy().into_owned()).unwrap_or_default(),
-                        file.file_stem().map(|d| d.to_string_lossy().into_owned()).unwrap_or_default()
+                        dir.file_name()
+                            .map(|d| d.to_string_lossy().into_owned())
+                            .unwrap_or_default(),
+                        file.file_stem()
+                            .map(|d| d.to_string_lossy().into_owned())
+                            .unwrap_or_default()
                     );
-                    out.push(Case { name, data, shapes, conforms, results });
+                    out.push(Case {
+                        name,
+                        data,
+                        shapes,
+                        conforms,
+                        results,
+                    });
                 }
             }
         }
@@ -136,7 +157,9 @@ fn with_base(path: &Path) -> String {
 }
 
 fn key(constraint: &str, focus: &str) -> String {
-    let focus = if focus.starts_with("_:") || focus.starts_with("<https://ledgraph.local/.well-known/genid/") {
+    let focus = if focus.starts_with("_:")
+        || focus.starts_with("<https://ledgraph.local/.well-known/genid/")
+    {
         "_"
     } else {
         focus
@@ -193,10 +216,25 @@ async fn w3c_core_cases_rudof_passes_give_the_same_verdict_when_published() {
         }
         compared += 1;
         let server = TestServer::start();
-        let reply = server.post("/v1/shapes", "text/turtle", shapes_text.clone()).await;
-        assert_eq!(reply.status, StatusCode::OK, "{}: {}", case.name, reply.text());
-        let reply = server.post("/v1/events", "text/turtle", data_text.clone()).await;
-        let want = tally(expected.summaries().iter().map(|r| key(&r.constraint, &r.focus_node)));
+        let reply = server
+            .post("/v1/shapes", "text/turtle", shapes_text.clone())
+            .await;
+        assert_eq!(
+            reply.status,
+            StatusCode::OK,
+            "{}: {}",
+            case.name,
+            reply.text()
+        );
+        let reply = server
+            .post("/v1/events", "text/turtle", data_text.clone())
+            .await;
+        let want = tally(
+            expected
+                .summaries()
+                .iter()
+                .map(|r| key(&r.constraint, &r.focus_node)),
+        );
         let got = match reply.status {
             StatusCode::CREATED => BTreeMap::new(),
             StatusCode::UNPROCESSABLE_ENTITY => tally(
@@ -219,22 +257,36 @@ async fn w3c_core_cases_rudof_passes_give_the_same_verdict_when_published() {
             }
         };
         if got != want {
-            mismatches.push(format!("{}: published {got:?}, in memory {want:?}", case.name));
+            mismatches.push(format!(
+                "{}: published {got:?}, in memory {want:?}",
+                case.name
+            ));
         }
         server.close().await;
     }
-    println!("compared {compared} cases; rudof itself differs from the manifest on {}:", rudof_fails.len());
+    println!(
+        "compared {compared} cases; rudof itself differs from the manifest on {}:",
+        rudof_fails.len()
+    );
     for f in &rudof_fails {
         println!("  {f}");
     }
     let unexpected: Vec<&String> = mismatches
         .iter()
-        .filter(|m| !EXCEPTIONS.iter().any(|(name, _)| m.starts_with(&format!("{name}:"))))
+        .filter(|m| {
+            !EXCEPTIONS
+                .iter()
+                .any(|(name, _)| m.starts_with(&format!("{name}:")))
+        })
         .collect();
     assert!(
         unexpected.is_empty(),
         "{} of {compared} cases differ when published:\n{}",
         unexpected.len(),
-        unexpected.iter().map(|s| s.as_str()).collect::<Vec<_>>().join("\n")
+        unexpected
+            .iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            .join("\n")
     );
 }

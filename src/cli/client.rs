@@ -62,7 +62,9 @@ pub fn result_lines(results: &[Value]) -> Vec<String> {
             let mut line = format!(
                 "{event}: {} {}",
                 field(r, "focus_node").unwrap_or_default(),
-                field(r, "path").map(|p| format!("path {p} ")).unwrap_or_default()
+                field(r, "path")
+                    .map(|p| format!("path {p} "))
+                    .unwrap_or_default()
             );
             line.push_str(&format!(
                 "[{}, {} set {}]: {}",
@@ -78,7 +80,10 @@ pub fn result_lines(results: &[Value]) -> Vec<String> {
         })
         .collect();
     if results.len() > PRINTED_RESULTS_MAX {
-        lines.push(format!("… and {} more", results.len() - PRINTED_RESULTS_MAX));
+        lines.push(format!(
+            "… and {} more",
+            results.len() - PRINTED_RESULTS_MAX
+        ));
     }
     lines
 }
@@ -557,7 +562,11 @@ pub(crate) fn validate_remote(
 }
 
 /// `ledgraph shapes reload --server URL [--file F]`: `POST /v1/shapes` (admin token).
-pub(crate) fn reload_shapes(server: &str, file: Option<&Path>, token: Option<&str>) -> anyhow::Result<()> {
+pub(crate) fn reload_shapes(
+    server: &str,
+    file: Option<&Path>,
+    token: Option<&str>,
+) -> anyhow::Result<()> {
     let body = match file {
         Some(f) => std::fs::read(f).with_context(|| format!("reading {}", f.display()))?,
         None => Vec::new(),
@@ -575,7 +584,12 @@ pub(crate) fn reload_shapes(server: &str, file: Option<&Path>, token: Option<&st
             "unchanged"
         }
     );
-    for set in answer.get("sets").and_then(Value::as_array).into_iter().flatten() {
+    for set in answer
+        .get("sets")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         println!(
             "  {} ({}, {} triples)",
             set.get("name").and_then(Value::as_str).unwrap_or("?"),

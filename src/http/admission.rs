@@ -83,7 +83,11 @@ fn serialize(report: &BatchReport, format: RdfFormat) -> Result<Vec<u8>, AppErro
     writer.finish().map_err(AppError::internal)
 }
 
-fn render(report: &BatchReport, format: ReportFormat, error: Option<&str>) -> Result<Response, AppError> {
+fn render(
+    report: &BatchReport,
+    format: ReportFormat,
+    error: Option<&str>,
+) -> Result<Response, AppError> {
     let status = if error.is_some() {
         StatusCode::UNPROCESSABLE_ENTITY
     } else {
@@ -123,7 +127,10 @@ fn render(report: &BatchReport, format: ReportFormat, error: Option<&str>) -> Re
 impl Rejection {
     pub fn message(&self) -> String {
         let n = self.report.findings.len();
-        format!("the batch violates the active SHACL shapes ({n} result{}); nothing was appended", if n == 1 { "" } else { "s" })
+        format!(
+            "the batch violates the active SHACL shapes ({n} result{}); nothing was appended",
+            if n == 1 { "" } else { "s" }
+        )
     }
 
     /// The default (JSON) answer; [`negotiate_rejection`] re-renders it when the client asked
@@ -162,7 +169,10 @@ pub async fn negotiate_rejection(request: Request, next: Next) -> Response {
 
 /// Validates a batch about to be appended and returns the quads to append with it (the report
 /// of `warn` sets), or the refusal. The caller holds the write gate alone.
-pub(super) async fn admit(state: &AppState, changes: &[(Op, Quad)]) -> Result<Vec<(Op, Quad)>, AppError> {
+pub(super) async fn admit(
+    state: &AppState,
+    changes: &[(Op, Quad)],
+) -> Result<Vec<(Op, Quad)>, AppError> {
     let shapes = state.admission.current();
     if !shapes.is_active() {
         return Ok(Vec::new());
@@ -216,9 +226,7 @@ async fn run_validation(
 
 fn shapes_error(e: ShapesError) -> AppError {
     match e {
-        ShapesError::Syntax {
-            line, column, ..
-        } => AppError::BadRequest {
+        ShapesError::Syntax { line, column, .. } => AppError::BadRequest {
             message: e.to_string(),
             position: Some(format!("{line}:{column}")),
         },
@@ -304,7 +312,11 @@ pub async fn reload(
     .into_response())
 }
 
-async fn load_for_reload(state: &AppState, headers: &HeaderMap, body: Bytes) -> Result<Arc<Shapes>, AppError> {
+async fn load_for_reload(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Bytes,
+) -> Result<Arc<Shapes>, AppError> {
     if body.is_empty() {
         let Some(path) = state.shapes_path.clone() else {
             return Err(AppError::bad_request(

@@ -39,6 +39,8 @@ pub enum AppError {
     UnsupportedMediaType(String),
     /// 503: the work did not finish in time, or the server is shutting down.
     Unavailable(String),
+    /// 422: the batch violates an enforced SHACL shape; answered with the validation report.
+    Unprocessable(Box<super::admission::Rejection>),
     /// 500: logged, never shown.
     Internal(String),
 }
@@ -83,7 +85,7 @@ impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let status = self.status();
         let this = match self {
-            AppError::Unprocessable(rejection) => return rejection.into_response(),
+            AppError::Unprocessable(rejection) => return (*rejection).into_response(),
             other => other,
         };
         let (message, position) = match &this {

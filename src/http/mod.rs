@@ -89,6 +89,7 @@ pub struct Shared {
 }
 
 /// The write gate as a writer holds it: shared, or alone while shapes validate batches.
+#[allow(dead_code)] // the guards are held for their drop only
 pub enum WriteGuard<'a> {
     Shared(tokio::sync::RwLockReadGuard<'a, ()>),
     Exclusive(tokio::sync::RwLockWriteGuard<'a, ()>),

@@ -12,12 +12,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use crate::event::{ActorKey, Batch};
-use crate::shapes::{Admission, Shapes};
 use crate::event::hlc::SystemClock;
 use crate::event::skolem::DEFAULT_GENID_BASE;
+use crate::event::{ActorKey, Batch};
 use crate::keys::{self, KeyError, OsRandom};
 use crate::log::{Log, LogConfig, LogError};
+use crate::shapes::{Admission, Shapes};
 use crate::store::{GraphStore, ProjectionConfig, Projections, StoreError, TimingTable, store_dir};
 
 use super::auth::Tokens;

@@ -112,7 +112,9 @@ pub fn validate_batch(
             report.findings.push(Finding {
                 set: set.name.clone(),
                 mode: set.mode,
-                event: events.of(&focus).or_else(|| value.and_then(|v| events.of(&v))),
+                event: events
+                    .of(&focus)
+                    .or_else(|| value.and_then(|v| events.of(&v))),
                 result: result.clone(),
             });
         }
@@ -158,12 +160,14 @@ pub fn validate_graph(shapes: &Shapes, graph: &oxrdf::Graph) -> Result<BatchRepo
                 &ShaclConfig::default(),
             )
             .map_err(|e| ShapesError::Validation(e.to_string()))?;
-        report.findings.extend(found.results().iter().map(|r| Finding {
-            set: set.name.clone(),
-            mode: set.mode,
-            event: None,
-            result: r.clone(),
-        }));
+        report
+            .findings
+            .extend(found.results().iter().map(|r| Finding {
+                set: set.name.clone(),
+                mode: set.mode,
+                event: None,
+                result: r.clone(),
+            }));
     }
     Ok(report)
 }

@@ -7,7 +7,7 @@
 //! capped at [`CONTEXT_HOPS_MAX`]: shapes with unbounded paths (`sh:zeroOrMorePath`) or
 //! recursive references see their context up to that many hops only.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 
 use oxrdf::vocab::rdf;
 use oxrdf::{Graph, NamedNode, NamedNodeRef, NamedOrBlankNodeRef, Term, TermRef};
@@ -83,7 +83,13 @@ struct PathWalker<'a> {
 
 impl PathWalker<'_> {
     /// Records the predicates of the path at `node` and returns its longest length in hops.
-    fn walk(&self, node: TermRef<'_>, inverse: bool, plan: &mut ContextPlan, depth: usize) -> usize {
+    fn walk(
+        &self,
+        node: TermRef<'_>,
+        inverse: bool,
+        plan: &mut ContextPlan,
+        depth: usize,
+    ) -> usize {
         if depth > 64 {
             return CONTEXT_HOPS_MAX;
         }
@@ -164,7 +170,7 @@ fn nesting(graph: &Graph) -> usize {
         .collect();
     let lists: Vec<NamedNode> = ["and", "or", "xone"].iter().map(|l| sh(l)).collect();
     let walker = PathWalker { graph };
-    let mut edges: HashMap<TermRef<'_>, BTreeSet<TermRef<'_>>> = HashMap::new();
+    let mut edges: HashMap<TermRef<'_>, HashSet<TermRef<'_>>> = HashMap::new();
     for p in &direct {
         for t in graph.triples_for_predicate(p) {
             edges.entry(t.subject.into()).or_default().insert(t.object);
@@ -192,7 +198,7 @@ fn nesting(graph: &Graph) -> usize {
 
 fn depth_from<'a>(
     node: TermRef<'a>,
-    edges: &HashMap<TermRef<'a>, BTreeSet<TermRef<'a>>>,
+    edges: &HashMap<TermRef<'a>, HashSet<TermRef<'a>>>,
     memo: &mut HashMap<TermRef<'a>, usize>,
     on_path: &mut HashSet<TermRef<'a>>,
 ) -> usize {

@@ -142,7 +142,11 @@ fn as_node(term: &Term) -> Option<NamedOrBlankNode> {
 }
 
 /// Builds the context of `changes` against `store` for the shapes summarized by `plan`.
-pub fn build(store: &Store, changes: &[(Op, Quad)], plan: &ContextPlan) -> Result<Context, ShapesError> {
+pub fn build(
+    store: &Store,
+    changes: &[(Op, Quad)],
+    plan: &ContextPlan,
+) -> Result<Context, ShapesError> {
     let view = View {
         store,
         delta: Delta::of(changes),
@@ -189,7 +193,8 @@ pub fn build(store: &Store, changes: &[(Op, Quad)], plan: &ContextPlan) -> Resul
     // The triples the candidates' shapes can read: all their outgoing triples, incoming ones
     // along inverse paths, and the same for nodes reached along shape predicates.
     let mut visited: HashSet<Term> = HashSet::new();
-    let mut queue: VecDeque<(Term, usize)> = ctx.candidates.iter().map(|t| (t.clone(), 0)).collect();
+    let mut queue: VecDeque<(Term, usize)> =
+        ctx.candidates.iter().map(|t| (t.clone(), 0)).collect();
     while let Some((node, depth)) = queue.pop_front() {
         if !visited.insert(node.clone()) {
             continue;
@@ -218,11 +223,9 @@ pub fn build(store: &Store, changes: &[(Op, Quad)], plan: &ContextPlan) -> Resul
     for t in view.lookup(None, Some(&rdfs::SUB_CLASS_OF.into_owned()), None)? {
         ctx.triples.insert(t);
     }
-    if let Some(added) = Some(&view.delta.added_by_subject) {
-        for t in added.values().flatten() {
-            if t.predicate == rdfs::SUB_CLASS_OF {
-                ctx.triples.insert(t.clone());
-            }
+    for t in view.delta.added_by_subject.values().flatten() {
+        if t.predicate == rdfs::SUB_CLASS_OF {
+            ctx.triples.insert(t.clone());
         }
     }
     check_size(ctx.triples.len())?;

@@ -188,7 +188,10 @@ impl Shapes {
             if files.len() > SHAPES_FILES_MAX {
                 return Err(ShapesError::Limit {
                     path: path.to_owned(),
-                    reason: format!("{} shapes files; the limit is {SHAPES_FILES_MAX}", files.len()),
+                    reason: format!(
+                        "{} shapes files; the limit is {SHAPES_FILES_MAX}",
+                        files.len()
+                    ),
                 });
             }
             files.sort();
@@ -210,7 +213,10 @@ impl Shapes {
             hasher.update(text.as_bytes());
             sets.push(ShapeSet::parse(name, &file, &text)?);
         }
-        Ok(Shapes::from_sets(sets, format!("sha256:{}", hex::encode(hasher.finalize()))))
+        Ok(Shapes::from_sets(
+            sets,
+            format!("sha256:{}", hex::encode(hasher.finalize())),
+        ))
     }
 
     /// Compiles one shapes document given as text (`name` labels it in reports and errors).
@@ -300,10 +306,12 @@ impl ShapeSet {
 }
 
 fn mode_of(graph: &Graph, path: &Path) -> Result<Mode, ShapesError> {
-    let mut modes = graph.triples_for_predicate(ADMISSION_MODE).map(|t| match t.object {
-        TermRef::NamedNode(n) => Mode::from_iri(n.as_str()).ok_or(n.to_string()),
-        other => Err(other.to_string()),
-    });
+    let mut modes = graph
+        .triples_for_predicate(ADMISSION_MODE)
+        .map(|t| match t.object {
+            TermRef::NamedNode(n) => Mode::from_iri(n.as_str()).ok_or(n.to_string()),
+            other => Err(other.to_string()),
+        });
     match (modes.next(), modes.next()) {
         (None, _) => Ok(Mode::Enforce),
         (Some(Ok(mode)), None) => Ok(mode),
