@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use axum::http::StatusCode;
 use common::http::TestServer;
 use oxrdf::vocab::rdf;
-use oxrdf::{Graph, NamedNodeRef, NamedOrBlankNodeRef, Term, TermRef};
+use oxrdf::{Graph, NamedNodeRef, NamedOrBlankNodeRef, TermRef};
 use oxttl::TurtleParser;
 
 const MF: &str = "http://www.w3.org/2001/sw/DataAccess/tests/test-manifest#";
@@ -21,10 +21,15 @@ const SHT: &str = "http://www.w3.org/ns/shacl-test#";
 const SH: &str = "http://www.w3.org/ns/shacl#";
 
 /// Cases whose published verdict differs from rudof's in-memory one, with the reason.
-const EXCEPTIONS: &[(&str, &str)] = &[];
+const EXCEPTIONS: &[(&str, &str)] = &[(
+    "node/minLength-001",
+    "a blank node focus fails sh:minLength in memory (it has no string form); published, it is \
+     skolemized to a .well-known/genid IRI, whose string is long enough",
+)];
 
 fn suite_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/w3c/shacl-core")
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/w3c/shacl-core");
+    dir.canonicalize().unwrap_or(dir)
 }
 
 fn parse(path: &Path) -> Graph {
@@ -44,21 +49,6 @@ fn n(ns: &str, local: &str) -> String {
 
 fn obj<'a>(g: &'a Graph, s: NamedOrBlankNodeRef<'a>, p: &str) -> Option<TermRef<'a>> {
     g.object_for_subject_predicate(s, NamedNodeRef::new_unchecked(p))
-}
-
-fn list<'a>(g: &'a Graph, mut node: TermRef<'a>) -> Vec<Term> {
-    let mut out = Vec::new();
-    while let TermRef::BlankNode(b) = node {
-        let s = NamedOrBlankNodeRef::BlankNode(b);
-        if let Some(first) = g.object_for_subject_predicate(s, rdf::FIRST) {
-            out.push(first.into_owned());
-        }
-        match g.object_for_subject_predicate(s, rdf::REST) {
-            Some(rest) => node = rest,
-            None => break,
-        }
-    }
-    out
 }
 
 fn as_subject(t: TermRef<'_>) -> Option<NamedOrBlankNodeRef<'_>> {
@@ -97,11 +87,12 @@ fn cases() -> Vec<Case> {
     for manifest in includes {
         let dir = manifest.parent().expect("dir").to_owned();
         let m = parse(&manifest);
-        for t in m.triples_for_predicate(NamedNodeRef::new_unchecked(&n(MF, "entries"))) {
-            for entry in list(&m, t.object) {
-                let Some(file) = file_of(entry.as_ref()) else {
-                    continue;
-                };
+        let files: Vec<PathBuf> = m
+            .triples_for_predicate(NamedNodeRef::new_unchecked(&n(MF, "include")))
+            .filter_map(|t| file_of(t.object))
+            .collect();
+        for file in files {
+            {
                 let g = parse(&file);
                 for e in g.triples_for_predicate(rdf::TYPE) {
                     if e.object
