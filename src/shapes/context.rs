@@ -44,7 +44,11 @@ struct Delta {
 }
 
 impl Delta {
-    fn of(changes: &[(Op, Quad)]) -> Delta {
+    /// The store keeps some literals by value (`"356.0"^^xsd:decimal` is read back as another
+    /// lexical form of the same number), so the batch's triples are matched against what the
+    /// store holds: a removal hides the stored form, and an addition the store already holds
+    /// (in any form) is not added twice.
+    fn of(store: &Store, changes: &[(Op, Quad)]) -> Result<Delta, ShapesError> {
         let mut net: HashMap<Triple, Op> = HashMap::new();
         for (op, quad) in changes {
             if quad.graph_name.is_default_graph() {
@@ -64,10 +68,13 @@ impl Delta {
             added_by_object: HashMap::new(),
         };
         for (t, op) in net {
+            let stored = stored_forms(store, &t)?;
             match op {
                 Op::Remove => {
+                    delta.removed.extend(stored);
                     delta.removed.insert(t);
                 }
+                Op::Add if !stored.is_empty() => {}
                 Op::Add => {
                     delta
                         .added_by_object
@@ -82,8 +89,24 @@ impl Delta {
                 }
             }
         }
-        delta
+        Ok(delta)
     }
+}
+
+/// The triples of the default graph equal in value to `t`, as the store gives them back.
+fn stored_forms(store: &Store, t: &Triple) -> Result<Vec<Triple>, ShapesError> {
+    store
+        .quads_for_pattern(
+            Some(t.subject.as_ref()),
+            Some(t.predicate.as_ref()),
+            Some(t.object.as_ref()),
+            Some(GraphNameRef::DefaultGraph),
+        )
+        .map(|q| {
+            q.map(|q| Triple::new(q.subject, q.predicate, q.object))
+                .map_err(|e| ShapesError::Store(e.to_string()))
+        })
+        .collect()
 }
 
 struct View<'a> {
@@ -149,7 +172,7 @@ pub fn build(
 ) -> Result<Context, ShapesError> {
     let view = View {
         store,
-        delta: Delta::of(changes),
+        delta: Delta::of(store, changes)?,
     };
     let mut ctx = Context::default();
     // Nodes the batch names.
