@@ -186,7 +186,10 @@ impl Client {
     }
 }
 
-fn read_limited(response: &mut Response<Body>, bytes_max: u64) -> anyhow::Result<Vec<u8>> {
+pub(crate) fn read_limited(
+    response: &mut Response<Body>,
+    bytes_max: u64,
+) -> anyhow::Result<Vec<u8>> {
     response
         .body_mut()
         .with_config()
@@ -529,73 +532,4 @@ mod tests {
             assert!(Client::new(bad, None).is_err(), "{bad}");
         }
     }
-}
-
-/// `ledgraph validate FILE --server URL`: `POST /v1/validate`, prints whether the batch
-/// conforms and each result; a non-conforming batch is an error (exit code 1).
-pub(crate) fn validate_remote(
-    server: &str,
-    file: &Path,
-    format: Option<InputFormat>,
-    token: Option<&str>,
-) -> anyhow::Result<()> {
-    let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
-    let media_type = publish_media_type(file, format, &bytes)?;
-    let client = Client::new(server, token)?;
-    let mut response = client.post("/v1/validate", media_type, &bytes, "application/json")?;
-    let body = read_limited(&mut response, RESPONSE_BYTES_MAX)?;
-    let answer: Value =
-        serde_json::from_slice(&body).context("the server's answer is not a validation report")?;
-    let results = answer
-        .get("results")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
-    if answer.get("conforms").and_then(Value::as_bool) == Some(true) {
-        println!("{}: conforms", file.display());
-        return Ok(());
-    }
-    for line in result_lines(&results) {
-        println!("{}: {line}", file.display());
-    }
-    bail!("{}: {} validation results", file.display(), results.len())
-}
-
-/// `ledgraph shapes reload --server URL [--file F]`: `POST /v1/shapes` (admin token).
-pub(crate) fn reload_shapes(
-    server: &str,
-    file: Option<&Path>,
-    token: Option<&str>,
-) -> anyhow::Result<()> {
-    let body = match file {
-        Some(f) => std::fs::read(f).with_context(|| format!("reading {}", f.display()))?,
-        None => Vec::new(),
-    };
-    let client = Client::new(server, token)?;
-    let mut response = client.post("/v1/shapes", "text/turtle", &body, "application/json")?;
-    let body = read_limited(&mut response, RESPONSE_BYTES_MAX)?;
-    let answer: Value = serde_json::from_slice(&body).context("the server's answer is not JSON")?;
-    println!(
-        "shapes {} ({})",
-        answer.get("digest").and_then(Value::as_str).unwrap_or("?"),
-        if answer.get("recorded").and_then(Value::as_bool) == Some(true) {
-            "recorded in the log"
-        } else {
-            "unchanged"
-        }
-    );
-    for set in answer
-        .get("sets")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        println!(
-            "  {} ({}, {} triples)",
-            set.get("name").and_then(Value::as_str).unwrap_or("?"),
-            set.get("mode").and_then(Value::as_str).unwrap_or("?"),
-            set.get("triples").and_then(Value::as_u64).unwrap_or(0)
-        );
-    }
-    Ok(())
 }

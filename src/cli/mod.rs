@@ -9,6 +9,7 @@
 pub mod client;
 mod log_cmd;
 mod serve;
+mod shapes_cmd;
 pub mod store_cmd;
 pub mod verify_remote;
 
@@ -73,7 +74,7 @@ pub enum Command {
     Store(store_cmd::StoreCommand),
     /// SHACL shapes: check files offline, or reload a server's.
     #[command(subcommand)]
-    Shapes(ShapesCommand),
+    Shapes(shapes_cmd::ShapesCommand),
     /// Validate FILE against a server's shapes without appending (POST /v1/validate).
     Validate {
         file: PathBuf,
@@ -136,46 +137,6 @@ pub enum Command {
 }
 
 /// The data directory when neither `--data`, `LEDGRAPH_DATA` nor a config file names one.
-#[derive(Subcommand, Debug)]
-pub enum ShapesCommand {
-    /// Load a shapes file or directory as `serve --shapes` would; print its sets, or where it
-    /// is broken (file:line: reason).
-    Check { path: PathBuf },
-    /// Make a running server reload its shapes (POST /v1/shapes, admin token); with --file,
-    /// send that Turtle document as the shapes instead.
-    Reload {
-        #[arg(long, env = "LEDGRAPH_SERVER")]
-        server: String,
-        #[arg(long)]
-        file: Option<PathBuf>,
-        #[arg(long, env = "LEDGRAPH_TOKEN", hide_env_values = true)]
-        token: Option<String>,
-    },
-}
-
-fn run_shapes(cmd: ShapesCommand) -> anyhow::Result<()> {
-    match cmd {
-        ShapesCommand::Check { path } => {
-            let shapes = crate::shapes::Shapes::load(&path)?;
-            println!("shapes {}", shapes.digest);
-            for set in &shapes.sets {
-                println!(
-                    "  {} ({}, {} triples)",
-                    set.name,
-                    set.mode.as_str(),
-                    set.graph.len()
-                );
-            }
-            Ok(())
-        }
-        ShapesCommand::Reload {
-            server,
-            file,
-            token,
-        } => client::reload_shapes(&server, file.as_deref(), token.as_deref()),
-    }
-}
-
 pub const DEFAULT_DATA_DIR: &str = "./ledgraph-data";
 
 /// Runs the CLI and maps errors to exit codes.
@@ -235,13 +196,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(args) => serve::run(cli.data, &args),
         Command::Replay { into, to } => store_cmd::run_replay(&data, &into, to),
         Command::Store(cmd) => store_cmd::run_store(&data, cmd),
-        Command::Shapes(cmd) => run_shapes(cmd),
+        Command::Shapes(cmd) => shapes_cmd::run(cmd),
         Command::Validate {
             file,
             server,
             format,
             token,
-        } => client::validate_remote(&server, &file, format, token.as_deref()),
+        } => shapes_cmd::validate_remote(&server, &file, format, token.as_deref()),
         Command::Publish {
             file,
             server,
