@@ -9,8 +9,9 @@
 //! classes involved (see `docs/shapes.md`).
 //!
 //! Affected focus nodes: the subjects and objects of the batch's default-graph triples, the
-//! nodes that reach those within `hops - 1` steps along shape predicates (their shapes may
-//! read the changed triples), and every `sh:targetNode`.
+//! nodes that reach a changed node (a subject, or the object of an inverse-path predicate)
+//! within `hops - 1` steps along shape predicates (their shapes may read the changed triples),
+//! and every `sh:targetNode`.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
@@ -175,19 +176,26 @@ pub fn build(
         delta: Delta::of(store, changes)?,
     };
     let mut ctx = Context::default();
-    // Nodes the batch names.
-    let mut frontier: Vec<Term> = Vec::new();
+    // Nodes the batch names are focus nodes. Those whose own triples changed — subjects, and
+    // objects of inverse-path predicates — also make the nodes that read them focus nodes;
+    // an object alone does not (a new sensor monitoring a pump leaves the pump's other
+    // monitors as they were).
+    let mut changed: Vec<Term> = Vec::new();
     for (_, quad) in changes {
         if quad.graph_name.is_default_graph() {
-            frontier.push(quad.subject.clone().into());
-            frontier.push(quad.object.clone());
+            changed.push(quad.subject.clone().into());
+            if plan.backward.contains(&quad.predicate) {
+                changed.push(quad.object.clone());
+            } else {
+                ctx.candidates.insert(quad.object.clone());
+            }
         }
     }
-    frontier.extend(plan.target_nodes.iter().cloned());
+    ctx.candidates.extend(plan.target_nodes.iter().cloned());
     // Nodes whose shapes may read what the batch changed: backwards along forward predicates,
     // forwards along inverse ones.
-    let mut seen: HashSet<Term> = frontier.iter().cloned().collect();
-    let mut queue: VecDeque<(Term, usize)> = frontier.into_iter().map(|t| (t, 0)).collect();
+    let mut seen: HashSet<Term> = changed.iter().cloned().collect();
+    let mut queue: VecDeque<(Term, usize)> = changed.into_iter().map(|t| (t, 0)).collect();
     while let Some((node, depth)) = queue.pop_front() {
         ctx.candidates.insert(node.clone());
         if depth + 1 >= plan.hops {
