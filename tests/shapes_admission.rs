@@ -27,8 +27,18 @@ async fn server_with(shapes: PathBuf) -> TestServer {
     server
 }
 
+/// Log size, checkpoint and dataset hash, once both projections (state and event graph, which
+/// the hash covers) have applied the whole log.
 async fn fingerprint(server: &TestServer) -> (u64, String, [u8; 32]) {
     server.caught_up().await;
+    let size = server.log_size();
+    let projections = server.state.projections.clone();
+    let events_done = tokio::task::spawn_blocking(move || {
+        projections.wait_events(size, common::http::PROJECTION_WAIT)
+    })
+    .await
+    .expect("wait task");
+    assert!(events_done, "the event graph did not reach {size} events");
     let checkpoint = server.state.log.checkpoint().note.clone();
     let hash = server.state.store.dataset_hash().expect("dataset hash");
     (server.log_size(), checkpoint, hash)
