@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The server benchmarks against the Oxigraph server, in one entry point:
-#   benches/run.sh [http_ingest|sparql_query|replay|all]      (default: all)
+#   benches/run.sh [http_ingest|sparql_query|replay|admission|all]      (default: all)
 # Installs wrk and the Oxigraph CLI first (benches/setup.sh, idempotent), builds with the bench
 # profile (release + debug info) into the shared target dir, then runs each bench in turn.
 # JSON lines on stdout (one per measurement, one summary per case); progress on stderr.
@@ -11,13 +11,15 @@ cd "$(dirname "$0")/.."
 bash benches/setup.sh
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/ledgraph/target}"
 case "${1:-all}" in
-  http_ingest | sparql_query | replay) benches=("$1") ;;
-  all) benches=(http_ingest sparql_query replay) ;;
+  http_ingest | sparql_query | replay | admission) benches=("$1") ;;
+  all) benches=(http_ingest sparql_query replay admission) ;;
   *)
-    echo "usage: benches/run.sh [http_ingest|sparql_query|replay|all]" >&2
+    echo "usage: benches/run.sh [http_ingest|sparql_query|replay|admission|all]" >&2
     exit 2
     ;;
 esac
+# admission compares with pySHACL from the tests' venv (tests/setup.sh installs it).
+case " ${benches[*]} " in *" admission "*) bash tests/setup.sh ;; esac
 for bench in "${benches[@]}"; do
   echo "== $bench (load average: $(cut -d' ' -f1-3 /proc/loadavg))" >&2
   cargo bench --quiet --bench "$bench"

@@ -66,6 +66,20 @@ fn valid_request(method: &str, path: &str) -> (Scope, Call) {
             Scope::Publish,
             Call::new("POST", path).with_body("application/n-triples", nt),
         ),
+        ("post", "/v1/validate") => (
+            Scope::Publish,
+            Call::new("POST", path).with_body("application/n-triples", nt),
+        ),
+        // Shapes that hold for anything the later routes of the matrix write.
+        ("post", "/v1/shapes") => (
+            Scope::Admin,
+            Call::new("POST", path).with_body(
+                "text/turtle",
+                "<urn:S> a <http://www.w3.org/ns/shacl#NodeShape> ;\n\
+                 <http://www.w3.org/ns/shacl#targetClass> <urn:NoInstances> ;\n\
+                 <http://www.w3.org/ns/shacl#property> [ <http://www.w3.org/ns/shacl#path> <urn:p> ; <http://www.w3.org/ns/shacl#minCount> 1 ] .\n",
+            ),
+        ),
         ("get", "/v1/log/checkpoint") | ("get", "/v1/log/vkey") | ("get", "/v1/log/entries") => {
             (Scope::Read, Call::new("GET", path))
         }
@@ -261,6 +275,9 @@ async fn unauthenticated_requests_are_refused_before_their_input_is_examined() {
         Call::new("GET", "/v1/log/proof/inclusion?seq=999"),
         Call::new("GET", "/v1/log/proof/inclusion?seq=abc"),
         Call::new("GET", "/v1/log/entries?from=-1"),
+        Call::new("POST", "/v1/validate").with_body("text/turtle", "not turtle"),
+        Call::new("POST", "/v1/shapes").with_body("text/turtle", "not turtle"),
+        Call::new("POST", "/v1/shapes").with_body("image/png", "x"),
     ];
     let mut answered_before_auth = Vec::new();
     for call in &no_token {

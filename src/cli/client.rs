@@ -28,8 +28,10 @@ pub const CONNECT_TIMEOUT_MS: u64 = 10_000;
 pub const REQUEST_TIMEOUT_MS: u64 = 300_000;
 /// Largest answer read into memory (log pages, proofs, results rendered as a table).
 pub const RESPONSE_BYTES_MAX: u64 = 64 << 20;
-/// Largest error body read to show the server's message.
-pub const ERROR_BODY_BYTES_MAX: u64 = 64 << 10;
+/// Largest error body read to show the server's message (a 422 carries a validation report).
+pub const ERROR_BODY_BYTES_MAX: u64 = 4 << 20;
+/// Most validation results `publish` prints; the rest are counted.
+pub const PRINTED_RESULTS_MAX: usize = 50;
 /// Longest URL-encoded query sent with GET; longer ones are POSTed (SPARQL 1.1 Protocol §2.1).
 pub const QUERY_GET_BYTES_MAX: usize = 2_000;
 /// Widest table cell, in characters; longer values are cut with `…`.
@@ -42,6 +44,48 @@ pub struct ServerError {
     pub status: u16,
     pub message: String,
     pub position: Option<String>,
+    /// The validation results of a refused batch (422), one readable line each.
+    pub details: Vec<String>,
+}
+
+/// One line per SHACL validation result of a 422 or `/v1/validate` answer.
+pub fn result_lines(results: &[Value]) -> Vec<String> {
+    let field = |r: &Value, k: &str| r.get(k).and_then(Value::as_str).map(str::to_owned);
+    let mut lines: Vec<String> = results
+        .iter()
+        .take(PRINTED_RESULTS_MAX)
+        .map(|r| {
+            let event = match r.get("event").and_then(Value::as_u64) {
+                Some(i) => format!("event {i}"),
+                None => "(no single event)".to_owned(),
+            };
+            let mut line = format!(
+                "{event}: {} {}",
+                field(r, "focus_node").unwrap_or_default(),
+                field(r, "path")
+                    .map(|p| format!("path {p} "))
+                    .unwrap_or_default()
+            );
+            line.push_str(&format!(
+                "[{}, {} set {}]: {}",
+                field(r, "constraint").unwrap_or_default(),
+                field(r, "mode").unwrap_or_default(),
+                field(r, "shape_set").unwrap_or_default(),
+                field(r, "message").unwrap_or_default()
+            ));
+            if let Some(v) = field(r, "value") {
+                line.push_str(&format!(" (value {v})"));
+            }
+            line
+        })
+        .collect();
+    if results.len() > PRINTED_RESULTS_MAX {
+        lines.push(format!(
+            "… and {} more",
+            results.len() - PRINTED_RESULTS_MAX
+        ));
+    }
+    lines
 }
 
 /// A connection to one server, with its bearer token.
@@ -142,7 +186,10 @@ impl Client {
     }
 }
 
-fn read_limited(response: &mut Response<Body>, bytes_max: u64) -> anyhow::Result<Vec<u8>> {
+pub(crate) fn read_limited(
+    response: &mut Response<Body>,
+    bytes_max: u64,
+) -> anyhow::Result<Vec<u8>> {
     response
         .body_mut()
         .with_config()
@@ -162,9 +209,15 @@ fn success(mut response: Response<Body>) -> anyhow::Result<Response<Body>> {
     struct ErrorBody {
         error: String,
         position: Option<String>,
+        #[serde(default)]
+        results: Vec<Value>,
     }
+    let mut details = Vec::new();
     let (message, position) = match serde_json::from_slice::<ErrorBody>(&body) {
-        Ok(e) => (e.error, e.position),
+        Ok(e) => {
+            details = result_lines(&e.results);
+            (e.error, e.position)
+        }
         Err(_) => {
             let text = String::from_utf8_lossy(&body);
             let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
@@ -181,6 +234,7 @@ fn success(mut response: Response<Body>) -> anyhow::Result<Response<Body>> {
         status: status.as_u16(),
         message,
         position,
+        details,
     }
     .into())
 }
@@ -229,7 +283,12 @@ pub(crate) fn publish(
     let mut response = client
         .post("/v1/events", media_type, &bytes, "application/json")
         .map_err(|e| match e.downcast::<ServerError>() {
-            Ok(e) => anyhow::anyhow!("{}:{e}", file.display()),
+            Ok(e) => {
+                for line in &e.details {
+                    eprintln!("{}: {line}", file.display());
+                }
+                anyhow::anyhow!("{}:{e}", file.display())
+            }
             Err(e) => e,
         })?;
     let body = read_limited(&mut response, RESPONSE_BYTES_MAX)?;

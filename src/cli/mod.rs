@@ -9,6 +9,7 @@
 pub mod client;
 mod log_cmd;
 mod serve;
+mod shapes_cmd;
 pub mod store_cmd;
 pub mod verify_remote;
 
@@ -79,6 +80,19 @@ pub enum Command {
     /// The Oxigraph store.
     #[command(subcommand)]
     Store(store_cmd::StoreCommand),
+    /// SHACL shapes: check files offline, or reload a server's.
+    #[command(subcommand)]
+    Shapes(shapes_cmd::ShapesCommand),
+    /// Validate FILE against a server's shapes without appending (POST /v1/validate).
+    Validate {
+        file: PathBuf,
+        #[arg(long, env = "LEDGRAPH_SERVER")]
+        server: String,
+        #[arg(long, value_enum)]
+        format: Option<log_cmd::InputFormat>,
+        #[arg(long, env = "LEDGRAPH_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+    },
     /// Publish a file to a server as one transaction (POST /v1/events).
     Publish {
         file: PathBuf,
@@ -195,6 +209,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             hash,
         } => store_cmd::run_replay(&data, &into, to, event_graph, hash),
         Command::Store(cmd) => store_cmd::run_store(&data, cmd),
+        Command::Shapes(cmd) => shapes_cmd::run(cmd),
+        Command::Validate {
+            file,
+            server,
+            format,
+            token,
+        } => shapes_cmd::validate_remote(&server, &file, format, token.as_deref()),
         Command::Publish {
             file,
             server,

@@ -10,6 +10,9 @@ use serde::Deserialize;
 use crate::http::auth::Tokens;
 use crate::http::server::{self, ServerConfig};
 
+/// Shapes loaded when no `--shapes` is given, if the directory exists.
+pub const DEFAULT_SHAPES_DIR: &str = "shapes";
+
 /// Options of `ledgraph serve`; each is also `LEDGRAPH_<NAME>` and a key of the `--config` file.
 #[derive(clap::Args, Debug, Default)]
 pub struct ServeArgs {
@@ -38,6 +41,13 @@ pub struct ServeArgs {
     /// Do not append the demo ontologies to an empty log.
     #[arg(long, env = "LEDGRAPH_NO_DEMO")]
     pub no_demo: bool,
+    /// SHACL shapes: a Turtle file or a directory of them (default `shapes/` when it exists).
+    /// Every batch is validated against them before it is appended.
+    #[arg(long, env = "LEDGRAPH_SHAPES")]
+    pub shapes: Option<PathBuf>,
+    /// Admit every batch without SHACL validation, even if `shapes/` exists.
+    #[arg(long, env = "LEDGRAPH_NO_SHAPES")]
+    pub no_shapes: bool,
 }
 
 #[derive(Deserialize, Default, Debug)]
@@ -51,6 +61,8 @@ struct ServeFile {
     update_changes_max: Option<usize>,
     genid_base: Option<String>,
     no_demo: Option<bool>,
+    shapes: Option<PathBuf>,
+    no_shapes: Option<bool>,
 }
 
 fn read_file(path: &Path) -> anyhow::Result<ServeFile> {
@@ -86,6 +98,14 @@ pub fn resolve(data: Option<PathBuf>, args: &ServeArgs) -> anyhow::Result<Server
         config.genid_base = v;
     }
     config.demo_data = !(args.no_demo || file.no_demo.unwrap_or(false));
+    config.shapes = if args.no_shapes || file.no_shapes.unwrap_or(false) {
+        None
+    } else {
+        match args.shapes.clone().or(file.shapes) {
+            Some(path) => Some(path),
+            None => Some(PathBuf::from(DEFAULT_SHAPES_DIR)).filter(|p| p.exists()),
+        }
+    };
     let mut tokens = match args.tokens_file.clone().or(file.tokens_file) {
         Some(path) => Tokens::from_file(&path)?,
         None => Tokens::default(),

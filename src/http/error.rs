@@ -39,6 +39,8 @@ pub enum AppError {
     UnsupportedMediaType(String),
     /// 503: the work did not finish in time, or the server is shutting down.
     Unavailable(String),
+    /// 422: the batch violates an enforced SHACL shape; answered with the validation report.
+    Unprocessable(Box<super::admission::Rejection>),
     /// 500: logged, never shown.
     Internal(String),
 }
@@ -73,6 +75,7 @@ impl AppError {
             AppError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -81,7 +84,11 @@ impl AppError {
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let status = self.status();
-        let (message, position) = match &self {
+        let this = match self {
+            AppError::Unprocessable(rejection) => return (*rejection).into_response(),
+            other => other,
+        };
+        let (message, position) = match &this {
             AppError::BadRequest { message, position } => (message.as_str(), position.as_deref()),
             AppError::Internal(detail) => {
                 tracing::error!(%detail, "internal error");
@@ -95,6 +102,7 @@ impl IntoResponse for AppError {
             | AppError::TooLarge(m)
             | AppError::UnsupportedMediaType(m)
             | AppError::Unavailable(m) => (m.as_str(), None),
+            AppError::Unprocessable(_) => ("the batch violates the active shapes", None),
         };
         let mut response = (
             status,

@@ -263,7 +263,7 @@ pub async fn post(
     };
     if !quads.is_empty() {
         let changes = skolemize(&state, adds(quads))?;
-        let _shared = state.write_gate.read().await;
+        let _gate = state.write_lock().await;
         append_changes(&state, changes, received_at_ms).await?;
     }
     let mut response = write_status(created || location.is_some()).into_response();

@@ -8,6 +8,7 @@
 //! appends) runs off the async executor. This module does not parse RDF or evaluate SPARQL
 //! itself: `event::input` and `store` do.
 
+pub mod admission;
 pub mod auth;
 mod error;
 mod graph_store;
@@ -18,6 +19,7 @@ mod publish;
 pub mod server;
 mod sparql;
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -30,6 +32,7 @@ pub use error::{AppError, Body};
 
 use crate::event::ActorKey;
 use crate::log::Log;
+use crate::shapes::Admission;
 use crate::store::{GraphStore, Projections, TimingTable};
 use auth::{Scope, Tokens};
 
@@ -79,6 +82,17 @@ pub struct Shared {
     pub write_gate: tokio::sync::RwLock<()>,
     pub metrics: Option<PrometheusHandle>,
     pub shutting_down: AtomicBool,
+    /// The SHACL shapes in force ([`admission`]).
+    pub admission: Arc<Admission>,
+    /// Where the shapes are reloaded from (`POST /v1/shapes` with an empty body).
+    pub shapes_path: Option<PathBuf>,
+}
+
+/// The write gate as a writer holds it: shared, or alone while shapes validate batches.
+#[allow(dead_code)] // the guards are held for their drop only
+pub enum WriteGuard<'a> {
+    Shared(tokio::sync::RwLockReadGuard<'a, ()>),
+    Exclusive(tokio::sync::RwLockWriteGuard<'a, ()>),
 }
 
 /// Cheap to clone: every handler gets one.
@@ -101,6 +115,22 @@ impl AppState {
         self.tokens.authorize(headers, scope)
     }
 
+    /// Takes the write gate for a write that does not read the state itself: alone when
+    /// shapes validate batches (validation reads the state), shared otherwise. Shapes only
+    /// change under the gate held alone, so the choice stays right while the guard lives.
+    pub async fn write_lock(&self) -> WriteGuard<'_> {
+        if self.admission.current().is_active() {
+            WriteGuard::Exclusive(self.write_gate.write().await)
+        } else {
+            let guard = self.write_gate.read().await;
+            if self.admission.current().is_active() {
+                drop(guard);
+                return WriteGuard::Exclusive(self.write_gate.write().await);
+            }
+            WriteGuard::Shared(guard)
+        }
+    }
+
     pub fn is_shutting_down(&self) -> bool {
         self.shutting_down.load(Ordering::Acquire)
     }
@@ -115,6 +145,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/metrics"),
     ("get", "/openapi.json"),
     ("post", "/v1/events"),
+    ("post", "/v1/validate"),
+    ("post", "/v1/shapes"),
     ("get", "/v1/log/checkpoint"),
     ("get", "/v1/log/vkey"),
     ("get", "/v1/log/entries"),
@@ -142,6 +174,8 @@ pub fn app(state: AppState) -> Router {
         .route("/metrics", get(ops::metrics))
         .route("/openapi.json", get(ops::openapi))
         .route("/v1/events", post(publish::publish))
+        .route("/v1/validate", post(admission::validate))
+        .route("/v1/shapes", post(admission::reload))
         .route("/v1/log/checkpoint", get(log_routes::checkpoint))
         .route("/v1/log/vkey", get(log_routes::vkey))
         .route("/v1/log/entries", get(log_routes::entries))
@@ -161,6 +195,7 @@ pub fn app(state: AppState) -> Router {
         )
         .fallback(ops::not_found)
         .method_not_allowed_fallback(ops::method_not_allowed)
+        .layer(axum::middleware::from_fn(admission::negotiate_rejection))
         .layer(DefaultBodyLimit::max(body_limit))
         .with_state(state);
     ops::with_request_tracing(router)

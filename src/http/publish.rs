@@ -100,10 +100,28 @@ const INLINE_APPEND_EVENTS_MAX: u64 = 64;
 /// Bodies up to this size are parsed on the executor thread (a few microseconds of work).
 const INLINE_PARSE_BODY_BYTES_MAX: usize = 8 * 1024;
 
-/// Appends `changes` as one transaction and waits for the durable, signed acknowledgement.
-/// The caller holds the write gate (shared for plain publishes, alone for writes that read the
-/// state), so a SPARQL Update never interleaves with a publish it did not see.
+/// Admits `changes` (SHACL, see [`super::admission`]) and appends them as one transaction, then
+/// waits for the durable, signed acknowledgement. The caller holds the write gate from
+/// [`AppState::write_lock`] (or alone, for writes that read the state), so a SPARQL Update
+/// never interleaves with a publish it did not see, and validation sees every earlier write.
+/// A `warn` shape set's report is appended in the same transaction, after the batch.
 pub async fn append_changes(
+    state: &AppState,
+    mut changes: Vec<(Op, Quad)>,
+    received_at_ms: u64,
+) -> Result<Ack, AppError> {
+    if state.is_shutting_down() {
+        return Err(AppError::Unavailable("the server is shutting down".into()));
+    }
+    refuse_reserved_graphs(&changes)?;
+    let recorded = super::admission::admit(state, &changes).await?;
+    changes.extend(recorded);
+    append_internal(state, changes, received_at_ms).await
+}
+
+/// Appends changes ledgraph itself makes (shape digests) without admission or the reserved
+/// graph check.
+pub(super) async fn append_internal(
     state: &AppState,
     changes: Vec<(Op, Quad)>,
     received_at_ms: u64,
@@ -111,7 +129,6 @@ pub async fn append_changes(
     if state.is_shutting_down() {
         return Err(AppError::Unavailable("the server is shutting down".into()));
     }
-    refuse_reserved_graphs(&changes)?;
     let events = changes.len() as u64;
     let batch = Batch::unsigned(state.actor, changes);
     let (tx, rx) = tokio::sync::oneshot::channel();
@@ -148,11 +165,16 @@ pub async fn append_changes(
     Ok(ack)
 }
 
-/// The event graph and the projections' metadata are written by ledgraph alone.
+/// The event graph, the projections' metadata and the shapes records are written by ledgraph
+/// alone.
 fn refuse_reserved_graphs(changes: &[(Op, Quad)]) -> Result<(), AppError> {
+    let reserved = |g: oxrdf::GraphNameRef<'_>| {
+        crate::store::is_reserved_graph(g)
+            || matches!(g, oxrdf::GraphNameRef::NamedNode(n) if n.as_str() == crate::shapes::SHAPES_GRAPH)
+    };
     match changes
         .iter()
-        .position(|(_, q)| crate::store::is_reserved_graph(q.graph_name.as_ref()))
+        .position(|(_, q)| reserved(q.graph_name.as_ref()))
     {
         Some(index) => Err(AppError::BadRequest {
             message: format!(
@@ -212,7 +234,7 @@ pub async fn publish(
         )));
     }
     let changes = skolemize(&state, changes)?;
-    let _shared = state.write_gate.read().await;
+    let _gate = state.write_lock().await;
     let ack = append_changes(&state, changes, received_at_ms).await?;
     Ok((StatusCode::CREATED, Json(Appended::from(&ack))))
 }

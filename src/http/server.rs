@@ -14,11 +14,12 @@ use std::time::Duration;
 
 use axum::serve::ListenerExt;
 
-use crate::event::ActorKey;
 use crate::event::hlc::SystemClock;
 use crate::event::skolem::DEFAULT_GENID_BASE;
+use crate::event::{ActorKey, Batch};
 use crate::keys::{self, KeyError, OsRandom};
 use crate::log::{Log, LogConfig, LogError};
+use crate::shapes::{Admission, Shapes};
 use crate::store::{GraphStore, ProjectionConfig, Projections, StoreError, TimingTable, store_dir};
 
 use super::auth::Tokens;
@@ -42,6 +43,8 @@ pub struct ServerConfig {
     pub demo_data: bool,
     pub log: LogConfig,
     pub projection: ProjectionConfig,
+    /// SHACL shapes file or directory; `None` admits every batch (see [`crate::shapes`]).
+    pub shapes: Option<PathBuf>,
 }
 
 impl ServerConfig {
@@ -55,6 +58,7 @@ impl ServerConfig {
             demo_data: true,
             log: LogConfig::default(),
             projection: ProjectionConfig::default(),
+            shapes: None,
         }
     }
 }
@@ -86,6 +90,10 @@ pub enum ServerError {
     Seed(#[from] crate::demo::SeedError),
     #[error("serving: {0}")]
     Serve(std::io::Error),
+    #[error("shapes: {0}")]
+    Shapes(#[from] crate::shapes::ShapesError),
+    #[error("the store did not catch up with the log within {0} ms to record the shapes")]
+    StateWait(u64),
 }
 
 /// An opened data directory with its projections running, ready to be served.
@@ -116,6 +124,10 @@ pub fn open(config: &ServerConfig) -> Result<Opened, ServerError> {
             "recovered: dropped a torn, unacknowledged transaction"
         );
     }
+    let shapes = match &config.shapes {
+        Some(path) => Arc::new(Shapes::load(path)?),
+        None => Shapes::none(),
+    };
     if config.demo_data && log.size() == 0 {
         for (file, ack) in crate::demo::append_demo_ontologies(&log, actor)? {
             tracing::info!(file, events = ack.count, "appended demo ontology");
@@ -129,6 +141,7 @@ pub fn open(config: &ServerConfig) -> Result<Opened, ServerError> {
         timing.clone(),
         config.projection.clone(),
     )?;
+    record_shapes_digest(&log, &store, &projections, actor, &shapes, config)?;
     let shared = Shared {
         log: Arc::new(log),
         store,
@@ -141,10 +154,38 @@ pub fn open(config: &ServerConfig) -> Result<Opened, ServerError> {
         write_gate: tokio::sync::RwLock::new(()),
         metrics: ops::prometheus(),
         shutting_down: AtomicBool::new(false),
+        admission: Arc::new(Admission::new(shapes)),
+        shapes_path: config.shapes.clone(),
     };
     Ok(Opened {
         state: AppState(Arc::new(shared)),
     })
+}
+
+/// Appends the digest of the shapes in force if the log last recorded other ones, before any
+/// batch is validated by them (nothing else writes yet).
+fn record_shapes_digest(
+    log: &Log,
+    store: &GraphStore,
+    projections: &Projections,
+    actor: ActorKey,
+    shapes: &Shapes,
+    config: &ServerConfig,
+) -> Result<(), ServerError> {
+    let wait_ms = config.limits.state_wait_ms;
+    if !projections.wait_state(log.size(), Duration::from_millis(wait_ms)) {
+        return Err(ServerError::StateWait(wait_ms));
+    }
+    let previous = super::admission::recorded_digest(store.oxigraph())?;
+    if previous.is_none() && shapes.sets.is_empty() {
+        return Ok(());
+    }
+    let changes = crate::shapes::digest_changes(previous.as_deref(), shapes);
+    if !changes.is_empty() {
+        let ack = log.append(Batch::unsigned(actor, changes))?;
+        tracing::info!(seq = ack.first_seq, digest = %shapes.digest, "recorded the shapes in force");
+    }
+    Ok(())
 }
 
 /// Resolves on SIGTERM or Ctrl-C.

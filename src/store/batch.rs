@@ -66,7 +66,8 @@ impl WriteBatch {
         let object = match quad.object.clone() {
             Term::NamedNode(n) => GroundTerm::NamedNode(n),
             Term::Literal(l) => GroundTerm::Literal(l),
-            Term::BlankNode(_) => return Err(unsupported(&quad)),
+            // Blank nodes, and RDF 1.2 triple terms (enabled by rudof's oxrdf features).
+            _ => return Err(unsupported(&quad)),
         };
         let quad = GroundQuad {
             subject,

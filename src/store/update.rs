@@ -451,10 +451,7 @@ fn graph_name(g: &SparGraphName) -> GraphName {
 }
 
 fn ground_quad(q: &GroundQuad) -> Quad {
-    let object: Term = match &q.object {
-        spargebra::term::GroundTerm::NamedNode(n) => n.clone().into(),
-        spargebra::term::GroundTerm::Literal(l) => l.clone().into(),
-    };
+    let object: Term = q.object.clone().into();
     Quad::new(
         q.subject.clone(),
         q.predicate.clone(),
@@ -476,6 +473,9 @@ fn fill(
             TermPattern::BlankNode(b) => fresh(b).into(),
             TermPattern::Literal(l) => l.clone().into(),
             TermPattern::Variable(v) => get(v)?,
+            // RDF 1.2 triple terms (the syntax exists since rudof enables `rdf-12`) are not
+            // events ledgraph can log.
+            _ => return None,
         })
     };
     Some(Quad::new(
@@ -496,6 +496,7 @@ fn fill_ground(
             GroundTermPattern::NamedNode(n) => n.clone().into(),
             GroundTermPattern::Literal(l) => l.clone().into(),
             GroundTermPattern::Variable(v) => get(v)?,
+            _ => return None,
         })
     };
     Some(Quad::new(
@@ -510,7 +511,7 @@ fn subject(t: Term) -> Option<NamedOrBlankNode> {
     match t {
         Term::NamedNode(n) => Some(n.into()),
         Term::BlankNode(b) => Some(b.into()),
-        Term::Literal(_) => None,
+        _ => None,
     }
 }
 
@@ -537,7 +538,7 @@ fn graph(
         GraphNamePattern::Variable(v) => match get(v)? {
             Term::NamedNode(n) => Some(n.into()),
             Term::BlankNode(b) => Some(b.into()),
-            Term::Literal(_) => None,
+            _ => None,
         },
     }
 }

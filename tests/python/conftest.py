@@ -187,8 +187,17 @@ class Server:
             )
 
 
-def start_server(tmp: Path, tokens: str | None = None, token: str | None = None) -> Server:
-    """Starts `ledgraph serve` on 127.0.0.1:0 and waits for its listening line."""
+def start_server(
+    tmp: Path,
+    tokens: str | None = None,
+    token: str | None = None,
+    shapes: Path | None = None,
+) -> Server:
+    """Starts `ledgraph serve` on 127.0.0.1:0 and waits for its listening line.
+
+    Without `shapes` the server admits every batch (`--no-shapes`), so the protocol tests do
+    not depend on the repository's shapes; with it, those shapes are enforced.
+    """
     binary = ledgraph_bin()
     if not binary.exists():
         pytest.fail(f"no ledgraph binary at {binary}: run `cargo build` (or set LEDGRAPH_BIN)")
@@ -199,8 +208,9 @@ def start_server(tmp: Path, tokens: str | None = None, token: str | None = None)
     env.setdefault("RUST_LOG", "info")
     stderr_path = tmp / "server.stderr"
     stderr = open(stderr_path, "wb")
+    shapes_args = ["--shapes", str(shapes)] if shapes else ["--no-shapes"]
     process = subprocess.Popen(
-        [str(binary), "serve", "--data", str(data), "--bind", "127.0.0.1:0", "--no-demo"],
+        [str(binary), "serve", "--data", str(data), "--bind", "127.0.0.1:0", "--no-demo", *shapes_args],
         stdout=subprocess.PIPE,
         stderr=stderr,
         env=env,
