@@ -197,9 +197,13 @@ impl Server {
                 let mut c = Command::new(ledgraph_bin());
                 // No SHACL admission: the Oxigraph server validates nothing, and admission
                 // (which serializes writes) has its own bench, benches/admission.rs.
-                c.arg("--data")
-                    .arg(data)
-                    .args(["serve", "--no-demo", "--no-shapes", "--bind", &bind]);
+                c.arg("--data").arg(data).args([
+                    "serve",
+                    "--no-demo",
+                    "--no-shapes",
+                    "--bind",
+                    &bind,
+                ]);
                 // The server's default log level, whatever the caller's environment says.
                 c.env_remove("LEDGRAPH_LOG");
                 c
