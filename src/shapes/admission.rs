@@ -13,12 +13,13 @@ use oxrdf::vocab::rdf;
 use oxrdf::{GraphName, NamedNode, NamedOrBlankNode, Quad, Term, Triple};
 use rudof_rdf::rdf_impl::OxigraphInMemory;
 use shacl::validator::processor::{GraphValidation, ShaclProcessor};
+use shacl::validator::report::ValidationResult;
 use shacl::validator::store::Graph as RudofGraph;
 use shacl::validator::{ShaclConfig, ShaclValidationMode};
 
 use super::context::{self, Context};
 use super::report::{BatchReport, Finding};
-use super::{Mode, Shapes, ShapesError};
+use super::{Mode, ShapeSet, Shapes, ShapesError};
 use crate::event::Op;
 use crate::store::event_graph::event_iri;
 
@@ -87,38 +88,24 @@ pub fn validate_batch(
     if shapes.plan.describes_events {
         describe_events(&mut ctx, changes, first_seq);
     }
-    let mut graph = OxigraphInMemory::new();
-    for t in &ctx.triples {
-        // Cannot fail: the in-memory graph only inserts.
-        let _ = graph.add_triple_ref(&t.subject, &t.predicate, &t.object);
-    }
+    let graph = rudof_graph(ctx.triples.iter().map(|t| t.as_ref()));
     let events = EventIndex::new(changes, first_seq);
     let mut report = BatchReport::default();
-    for set in shapes.sets.iter().filter(|s| s.mode != Mode::Off) {
-        let mut validation = GraphValidation::new(RudofGraph::from(graph.clone()));
-        let found = validation
-            .validate(
-                &set.schema,
-                &ShaclValidationMode::Native,
-                &ShaclConfig::default(),
-            )
-            .map_err(|e| ShapesError::Validation(e.to_string()))?;
-        for result in found.results() {
-            let focus = Term::from(result.focus_node().clone());
-            if !ctx.candidates.contains(&focus) {
-                continue;
-            }
-            let value = result.value().map(|v| Term::from(v.clone()));
-            report.findings.push(Finding {
-                set: set.name.clone(),
-                mode: set.mode,
-                event: events
-                    .of(&focus)
-                    .or_else(|| value.and_then(|v| events.of(&v))),
-                result: result.clone(),
-            });
+    validate_sets(shapes, &graph, |set, result| {
+        let focus = Term::from(result.focus_node().clone());
+        if !ctx.candidates.contains(&focus) {
+            return;
         }
-    }
+        let value = result.value().map(|v| Term::from(v.clone()));
+        report.findings.push(Finding {
+            set: set.name.clone(),
+            mode: set.mode,
+            event: events
+                .of(&focus)
+                .or_else(|| value.and_then(|v| events.of(&v))),
+            result: result.clone(),
+        });
+    })?;
     report
         .findings
         .sort_by_key(|f| (f.event.unwrap_or(usize::MAX), f.set.clone()));
@@ -145,31 +132,49 @@ pub fn context_graph(
 /// and no attribution to events: what rudof alone says (the reference the incremental path is
 /// tested against, and the baseline of `benches/admission`).
 pub fn validate_graph(shapes: &Shapes, graph: &oxrdf::Graph) -> Result<BatchReport, ShapesError> {
-    let mut rudof_graph = OxigraphInMemory::new();
-    for t in graph.iter() {
-        // Cannot fail: the in-memory graph only inserts.
-        let _ = rudof_graph.add_triple_ref(t.subject, t.predicate, t.object);
-    }
+    let graph = rudof_graph(graph.iter());
     let mut report = BatchReport::default();
+    validate_sets(shapes, &graph, |set, result| {
+        report.findings.push(Finding {
+            set: set.name.clone(),
+            mode: set.mode,
+            event: None,
+            result: result.clone(),
+        })
+    })?;
+    Ok(report)
+}
+
+/// rudof's in-memory graph holding `triples`.
+fn rudof_graph<'a>(triples: impl Iterator<Item = oxrdf::TripleRef<'a>>) -> OxigraphInMemory {
+    let mut graph = OxigraphInMemory::new();
+    for t in triples {
+        // Cannot fail: the in-memory graph only inserts.
+        let _ = graph.add_triple_ref(t.subject, t.predicate, t.object);
+    }
+    graph
+}
+
+/// Runs every shape set that is not `off` over `graph`, handing each result to `found`.
+fn validate_sets(
+    shapes: &Shapes,
+    graph: &OxigraphInMemory,
+    mut found: impl FnMut(&ShapeSet, &ValidationResult),
+) -> Result<(), ShapesError> {
     for set in shapes.sets.iter().filter(|s| s.mode != Mode::Off) {
-        let mut validation = GraphValidation::new(RudofGraph::from(rudof_graph.clone()));
-        let found = validation
+        let mut validation = GraphValidation::new(RudofGraph::from(graph.clone()));
+        let report = validation
             .validate(
                 &set.schema,
                 &ShaclValidationMode::Native,
                 &ShaclConfig::default(),
             )
             .map_err(|e| ShapesError::Validation(e.to_string()))?;
-        report
-            .findings
-            .extend(found.results().iter().map(|r| Finding {
-                set: set.name.clone(),
-                mode: set.mode,
-                event: None,
-                result: r.clone(),
-            }));
+        for result in report.results() {
+            found(set, result);
+        }
     }
-    Ok(report)
+    Ok(())
 }
 
 /// Each event as an `lg:Event` node named by its future sequence number.
