@@ -276,7 +276,7 @@ fn alert_topics_are_refused_until_alerts_exist() {
 fn stopping_the_bus_closes_subscriptions_after_what_they_were_sent() {
     let dir = tempfile::tempdir().unwrap();
     let (log, _) = open(dir.path(), LogConfig::default());
-    let mut bus = Bus::start(log.reader().clone(), BusConfig::default()).unwrap();
+    let bus = Bus::start(log.reader().clone(), BusConfig::default()).unwrap();
     let mut sub = bus
         .subscribe(Pattern::Triple(TriplePattern::any()), Start::Seq(0))
         .unwrap();

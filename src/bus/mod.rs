@@ -184,7 +184,7 @@ impl Inner {
 #[derive(Debug)]
 pub struct Bus {
     inner: Arc<Inner>,
-    feeder: Option<JoinHandle<()>>,
+    feeder: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl Bus {
@@ -207,7 +207,7 @@ impl Bus {
             .map_err(|e| BusError::Closed(format!("cannot start the feeder thread: {e}")))?;
         Ok(Bus {
             inner,
-            feeder: Some(feeder),
+            feeder: Mutex::new(Some(feeder)),
         })
     }
 
@@ -266,10 +266,11 @@ impl Bus {
     }
 
     /// Stops the feeder and closes every subscription (each still gets what it was sent).
-    pub fn stop(&mut self) {
+    pub fn stop(&self) {
         self.inner.stop.store(true, Ordering::Release);
         self.inner.reader.notify_waiters();
-        if let Some(feeder) = self.feeder.take()
+        let feeder = self.feeder.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(feeder) = feeder
             && feeder.join().is_err()
         {
             tracing::error!("the bus feeder panicked");
