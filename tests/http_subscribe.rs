@@ -229,12 +229,15 @@ async fn a_limit_ends_the_stream() {
     server.close().await;
 }
 
+/// A query string, extra headers, and a word the 400's reason must contain.
+type BadCase = (String, Vec<(&'static str, &'static str)>, &'static str);
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_patterns_get_400_with_the_reason() {
     let server = TestServer::start_with(|c| c.limits.subscribe_term_bytes_max = 100);
     publish(&server, 0, 2).await;
     let long = encode(&format!("https://example.org/{}", "x".repeat(100)));
-    let cases: Vec<(String, Vec<(&str, &str)>, &str)> = vec![
+    let cases: Vec<BadCase> = vec![
         (format!("p={}", encode("not an iri")), vec![], "p:"),
         (format!("s={}", encode("<http://exa mple>")), vec![], "s:"),
         (format!("s={}", encode("_:")), vec![], "s:"),
