@@ -7,6 +7,7 @@
 //! replay, SPARQL Update as a delta) — with [`shapes`] deciding SHACL admission — → [`http`] (the server) and [`cli`] (the command line).
 //! Dependencies point one way: `log` knows nothing of HTTP or Oxigraph.
 
+pub mod bus;
 #[cfg(feature = "server")]
 pub mod cli;
 pub mod demo;

@@ -98,6 +98,24 @@ pub struct Client {
 impl Client {
     /// `server` is `http://host:port` (optionally with a path prefix).
     pub fn new(server: &str, token: Option<&str>) -> anyhow::Result<Self> {
+        Self::with_timeout(
+            server,
+            token,
+            Some(Duration::from_millis(REQUEST_TIMEOUT_MS)),
+        )
+    }
+
+    /// For answers that stream as long as the client wants (`/v1/subscribe`): a connect
+    /// timeout only.
+    pub fn streaming(server: &str, token: Option<&str>) -> anyhow::Result<Self> {
+        Self::with_timeout(server, token, None)
+    }
+
+    fn with_timeout(
+        server: &str,
+        token: Option<&str>,
+        global: Option<Duration>,
+    ) -> anyhow::Result<Self> {
         let base = server.trim_end_matches('/');
         if base.starts_with("https://") {
             bail!(
@@ -110,7 +128,7 @@ impl Client {
         let config = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_connect(Some(Duration::from_millis(CONNECT_TIMEOUT_MS)))
-            .timeout_global(Some(Duration::from_millis(REQUEST_TIMEOUT_MS)))
+            .timeout_global(global)
             .build();
         Ok(Client {
             agent: config.into(),

@@ -11,6 +11,7 @@ mod log_cmd;
 mod serve;
 mod shapes_cmd;
 pub mod store_cmd;
+mod subscribe_cmd;
 pub mod verify_remote;
 
 use std::io::IsTerminal;
@@ -121,6 +122,37 @@ pub enum Command {
         #[arg(long, env = "LEDGRAPH_TOKEN", hide_env_values = true)]
         token: Option<String>,
     },
+    /// Print a server's committed events matching a pattern as they commit (GET /v1/subscribe):
+    /// one JSON object (or RDF Patch row) per line.
+    Subscribe {
+        /// The server, e.g. http://localhost:7878.
+        #[arg(long, env = "LEDGRAPH_SERVER")]
+        server: String,
+        /// Subject IRI (bare or <...>) or blank node.
+        #[arg(short = 's', long)]
+        subject: Option<String>,
+        /// Predicate IRI (bare or <...>).
+        #[arg(short = 'p', long)]
+        predicate: Option<String>,
+        /// Object as an N-Triples term.
+        #[arg(short = 'o', long)]
+        object: Option<String>,
+        /// add or remove.
+        #[arg(long)]
+        op: Option<String>,
+        /// Start at this log position (default: only events committed from now on).
+        #[arg(long)]
+        from: Option<u64>,
+        /// Stop after this many events.
+        #[arg(long)]
+        limit: Option<u64>,
+        /// Print RDF Patch rows instead of JSON.
+        #[arg(long)]
+        rdf_patch: bool,
+        /// Bearer token with the read scope.
+        #[arg(long, env = "LEDGRAPH_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+    },
     /// Audit a server's log: checkpoint signature, sampled inclusion proofs and entries, and
     /// consistency with a checkpoint seen earlier. Exit code 3 when a check fails.
     VerifyRemote {
@@ -222,6 +254,28 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             format,
             token,
         } => client::publish(&server, &file, format, token.as_deref()),
+        Command::Subscribe {
+            server,
+            subject,
+            predicate,
+            object,
+            op,
+            from,
+            limit,
+            rdf_patch,
+            token,
+        } => {
+            let args = subscribe_cmd::SubscribeArgs {
+                subject,
+                predicate,
+                object,
+                op,
+                from,
+                limit,
+                rdf_patch,
+            };
+            subscribe_cmd::run(&server, token.as_deref(), &args)
+        }
         Command::Query {
             query,
             server,

@@ -35,6 +35,8 @@ pub enum AppError {
     NotAcceptable(String),
     /// 413: over a body or batch limit.
     TooLarge(String),
+    /// 429: over a per-client limit (open subscriptions).
+    TooManyRequests(String),
     /// 415: the request's media type is not one this route reads.
     UnsupportedMediaType(String),
     /// 503: the work did not finish in time, or the server is shutting down.
@@ -74,6 +76,7 @@ impl AppError {
             AppError::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
             AppError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            AppError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -101,6 +104,7 @@ impl IntoResponse for AppError {
             | AppError::NotAcceptable(m)
             | AppError::TooLarge(m)
             | AppError::UnsupportedMediaType(m)
+            | AppError::TooManyRequests(m)
             | AppError::Unavailable(m) => (m.as_str(), None),
             AppError::Unprocessable(_) => ("the batch violates the active shapes", None),
         };

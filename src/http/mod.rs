@@ -18,6 +18,7 @@ mod ops;
 mod publish;
 pub mod server;
 mod sparql;
+mod subscribe;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -30,6 +31,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 
 pub use error::{AppError, Body};
 
+use crate::bus::Bus;
 use crate::event::ActorKey;
 use crate::log::Log;
 use crate::shapes::Admission;
@@ -50,6 +52,10 @@ pub struct Limits {
     /// How long a write that reads the state (SPARQL Update, Graph Store PUT/DELETE) waits for
     /// the state projection to catch up with the log (503 after).
     pub state_wait_ms: u64,
+    /// Most open `/v1/subscribe` streams per token (429 above).
+    pub subscribers_per_token_max: usize,
+    /// Longest subject, predicate or object in a subscription pattern (400 above).
+    pub subscribe_term_bytes_max: usize,
 }
 
 impl Default for Limits {
@@ -60,6 +66,8 @@ impl Default for Limits {
             update_changes_max: 1_000_000,
             log_entries_page_max: 10_000,
             state_wait_ms: 30_000,
+            subscribers_per_token_max: 64,
+            subscribe_term_bytes_max: 4_096,
         }
     }
 }
@@ -86,6 +94,10 @@ pub struct Shared {
     pub admission: Arc<Admission>,
     /// Where the shapes are reloaded from (`POST /v1/shapes` with an empty body).
     pub shapes_path: Option<PathBuf>,
+    /// Committed events to subscribers ([`crate::bus`]).
+    pub bus: Arc<Bus>,
+    /// Open `/v1/subscribe` streams per token.
+    pub subscriber_counts: Arc<subscribe::SubscriberCounts>,
 }
 
 /// The write gate as a writer holds it: shared, or alone while shapes validate batches.
@@ -147,6 +159,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/events"),
     ("post", "/v1/validate"),
     ("post", "/v1/shapes"),
+    ("get", "/v1/subscribe"),
     ("get", "/v1/log/checkpoint"),
     ("get", "/v1/log/vkey"),
     ("get", "/v1/log/entries"),
@@ -176,6 +189,7 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/events", post(publish::publish))
         .route("/v1/validate", post(admission::validate))
         .route("/v1/shapes", post(admission::reload))
+        .route("/v1/subscribe", get(subscribe::subscribe))
         .route("/v1/log/checkpoint", get(log_routes::checkpoint))
         .route("/v1/log/vkey", get(log_routes::vkey))
         .route("/v1/log/entries", get(log_routes::entries))

@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use axum::serve::ListenerExt;
 
+use crate::bus::{Bus, BusConfig, BusError};
 use crate::event::hlc::SystemClock;
 use crate::event::skolem::DEFAULT_GENID_BASE;
 use crate::event::{ActorKey, Batch};
@@ -45,6 +46,7 @@ pub struct ServerConfig {
     pub projection: ProjectionConfig,
     /// SHACL shapes file or directory; `None` admits every batch (see [`crate::shapes`]).
     pub shapes: Option<PathBuf>,
+    pub bus: BusConfig,
 }
 
 impl ServerConfig {
@@ -59,6 +61,7 @@ impl ServerConfig {
             log: LogConfig::default(),
             projection: ProjectionConfig::default(),
             shapes: None,
+            bus: BusConfig::default(),
         }
     }
 }
@@ -90,6 +93,8 @@ pub enum ServerError {
     Seed(#[from] crate::demo::SeedError),
     #[error("serving: {0}")]
     Serve(std::io::Error),
+    #[error(transparent)]
+    Bus(#[from] BusError),
     #[error("shapes: {0}")]
     Shapes(#[from] crate::shapes::ShapesError),
     #[error("the store did not catch up with the log within {0} ms to record the shapes")]
@@ -142,6 +147,7 @@ pub fn open(config: &ServerConfig) -> Result<Opened, ServerError> {
         config.projection.clone(),
     )?;
     record_shapes_digest(&log, &store, &projections, actor, &shapes, config)?;
+    let bus = Bus::start(log.reader().clone(), config.bus.clone())?;
     let shared = Shared {
         log: Arc::new(log),
         store,
@@ -156,6 +162,8 @@ pub fn open(config: &ServerConfig) -> Result<Opened, ServerError> {
         shutting_down: AtomicBool::new(false),
         admission: Arc::new(Admission::new(shapes)),
         shapes_path: config.shapes.clone(),
+        bus: Arc::new(bus),
+        subscriber_counts: Arc::default(),
     };
     Ok(Opened {
         state: AppState(Arc::new(shared)),
@@ -243,6 +251,14 @@ pub async fn serve(
             shutdown.await;
             flag.shutting_down.store(true, Ordering::Release);
             tracing::info!("shutting down: finishing in-flight requests");
+            // Subscription streams never finish on their own: closing the bus ends them.
+            let bus = flag.bus.clone();
+            if tokio::task::spawn_blocking(move || bus.stop())
+                .await
+                .is_err()
+            {
+                tracing::error!("stopping the bus panicked");
+            }
         })
         .await
         .map_err(ServerError::Serve)?;
@@ -252,6 +268,10 @@ pub async fn serve(
 /// Stops the projections and closes the log once no request holds them.
 pub async fn close(state: AppState) -> Result<(), ServerError> {
     state.shutting_down.store(true, Ordering::Release);
+    let bus = state.bus.clone();
+    tokio::task::spawn_blocking(move || bus.stop())
+        .await
+        .map_err(|e| ServerError::Serve(std::io::Error::other(e.to_string())))?;
     let mut shared = state.0;
     // Blocking tasks that outlived their requests (a cancelled query winding down) may still
     // hold a reference for a moment. Past the bound, the last reference to go closes the log

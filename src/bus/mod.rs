@@ -1,0 +1,335 @@
+//! The bus: committed events delivered to subscribers, filtered by triple patterns, in log
+//! order, never lost — a projection of the log like the store's.
+//!
+//! One feeder thread follows the log ([`LogReader::wait_for_size`]); publishing never waits
+//! for it. For each event it looks up the interested subscribers in an index — by predicate,
+//! else by subject, else the wildcard list — so the cost per event is the number of
+//! candidate subscribers, not all of them, and offers the event to each match
+//! ([`subscription`]). A subscriber whose bounded buffer
+//! ([`BusConfig::subscriber_buffer_events_max`]) is full is switched to reading the log
+//! itself and rejoins the live stream when it has caught up.
+//!
+//! The bus does not persist subscriptions, authenticate, or know about HTTP; it does not filter
+//! by graph name; and it has no alert topics yet ([`Pattern::Topic`] is refused).
+
+mod pattern;
+mod subscription;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use oxrdf::{NamedNode, NamedOrBlankNode, Quad};
+
+use crate::event::Op;
+use crate::log::{LogError, LogReader};
+
+pub use pattern::{Pattern, Start, TriplePattern};
+use subscription::SubscriberSlot;
+pub use subscription::Subscription;
+
+/// Tuning of the bus. Every limit carries its unit.
+#[derive(Debug, Clone)]
+pub struct BusConfig {
+    /// Events a subscriber may have waiting before it is switched to reading the log.
+    pub subscriber_buffer_events_max: usize,
+    /// Most log events a catching-up subscriber reads per step (it rechecks its state between).
+    pub catchup_read_events_max: u64,
+    /// Most events the feeder offers per hold of the subscriber registry.
+    pub feeder_chunk_events_max: u64,
+    /// How long the feeder sleeps waiting for the log to grow before checking for stop.
+    pub poll_interval_ms: u64,
+}
+
+impl Default for BusConfig {
+    fn default() -> Self {
+        BusConfig {
+            subscriber_buffer_events_max: 4_096,
+            catchup_read_events_max: 1_024,
+            feeder_chunk_events_max: 256,
+            poll_interval_ms: 200,
+        }
+    }
+}
+
+/// One delivered event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BusItem {
+    /// Log position.
+    pub seq: u64,
+    pub op: Op,
+    pub quad: Quad,
+    /// Whether this is the last event of its log transaction.
+    pub ends_transaction: bool,
+}
+
+/// Errors of the bus.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BusError {
+    /// Reading the log failed (a catching-up subscriber reads it directly).
+    #[error(transparent)]
+    Log(#[from] LogError),
+    /// The bus stopped (shut down, or its feeder failed: the reason says which).
+    #[error("the bus is closed: {0}")]
+    Closed(String),
+    #[error("alert topics are not supported yet")]
+    TopicUnsupported,
+}
+
+impl BusError {
+    /// Damage on disk (as opposed to a shut-down bus or an I/O error).
+    pub fn is_corruption(&self) -> bool {
+        matches!(self, BusError::Log(e) if e.is_corruption())
+    }
+}
+
+/// Where each subscriber is indexed: by its predicate if it has one, else its subject.
+#[derive(Debug, Default)]
+struct Registry {
+    slots: HashMap<u64, Arc<SubscriberSlot>>,
+    by_predicate: HashMap<NamedNode, Vec<u64>>,
+    by_subject: HashMap<NamedOrBlankNode, Vec<u64>>,
+    wildcard: Vec<u64>,
+    next_id: u64,
+}
+
+impl Registry {
+    fn insert(&mut self, slot: Arc<SubscriberSlot>) -> u64 {
+        let id = self.next_id;
+        self.next_id += 1;
+        match (&slot.pattern.predicate, &slot.pattern.subject) {
+            (Some(p), _) => self.by_predicate.entry(p.clone()).or_default().push(id),
+            (None, Some(s)) => self.by_subject.entry(s.clone()).or_default().push(id),
+            (None, None) => self.wildcard.push(id),
+        }
+        self.slots.insert(id, slot);
+        id
+    }
+
+    fn remove(&mut self, id: u64) {
+        let Some(slot) = self.slots.remove(&id) else {
+            return;
+        };
+        fn drop_id<K: std::hash::Hash + Eq>(map: &mut HashMap<K, Vec<u64>>, key: &K, id: u64) {
+            if let Some(ids) = map.get_mut(key) {
+                ids.retain(|&i| i != id);
+                if ids.is_empty() {
+                    map.remove(key);
+                }
+            }
+        }
+        match (&slot.pattern.predicate, &slot.pattern.subject) {
+            (Some(p), _) => drop_id(&mut self.by_predicate, p, id),
+            (None, Some(s)) => drop_id(&mut self.by_subject, s, id),
+            (None, None) => self.wildcard.retain(|&i| i != id),
+        }
+    }
+
+    /// Offers `item` to every matching subscriber; returns how many overflowed.
+    fn offer(&self, item: &Arc<BusItem>) -> u64 {
+        let mut overflowed = 0;
+        let candidates = [
+            self.by_predicate.get(&item.quad.predicate),
+            self.by_subject.get(&item.quad.subject),
+            Some(&self.wildcard),
+        ];
+        for ids in candidates.into_iter().flatten() {
+            for id in ids {
+                if let Some(slot) = self.slots.get(id)
+                    && slot.pattern.matches(item.op, &item.quad)
+                    && slot.offer(item)
+                {
+                    overflowed += 1;
+                }
+            }
+        }
+        overflowed
+    }
+}
+
+/// State shared by the feeder, the subscriptions and the [`Bus`] handle.
+#[derive(Debug)]
+struct Inner {
+    reader: Arc<LogReader>,
+    config: BusConfig,
+    registry: Mutex<Registry>,
+    /// Every event below this position has been offered to every subscriber.
+    feeder_done: AtomicU64,
+    /// Times a subscriber's buffer overflowed and it was switched to reading the log.
+    catchups: AtomicU64,
+    stop: AtomicBool,
+    failure: Mutex<Option<String>>,
+}
+
+impl Inner {
+    fn registry(&self) -> MutexGuard<'_, Registry> {
+        self.registry.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn unregister(&self, id: u64) {
+        self.registry().remove(id);
+    }
+
+    fn close_all(&self, reason: &str) {
+        for slot in self.registry().slots.values() {
+            slot.close(reason);
+        }
+    }
+}
+
+/// The bus; see the module docs. Dropping it stops the feeder.
+#[derive(Debug)]
+pub struct Bus {
+    inner: Arc<Inner>,
+    feeder: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Bus {
+    /// Starts the feeder at the log's current size: subscribers starting earlier read the log
+    /// first and rejoin the feeder.
+    pub fn start(reader: Arc<LogReader>, config: BusConfig) -> Result<Self, BusError> {
+        let inner = Arc::new(Inner {
+            feeder_done: AtomicU64::new(reader.size()),
+            catchups: AtomicU64::new(0),
+            reader,
+            config,
+            registry: Mutex::new(Registry::default()),
+            stop: AtomicBool::new(false),
+            failure: Mutex::new(None),
+        });
+        let feeder_inner = inner.clone();
+        let feeder = std::thread::Builder::new()
+            .name("ledgraph-bus".into())
+            .spawn(move || feed(&feeder_inner))
+            .map_err(|e| BusError::Closed(format!("cannot start the feeder thread: {e}")))?;
+        Ok(Bus {
+            inner,
+            feeder: Mutex::new(Some(feeder)),
+        })
+    }
+
+    /// Subscribes to the events matching `pattern` from `start` on.
+    pub fn subscribe(&self, pattern: Pattern, start: Start) -> Result<Subscription, BusError> {
+        let pattern = match pattern {
+            Pattern::Triple(p) => p,
+            Pattern::Topic(_) => return Err(BusError::TopicUnsupported),
+        };
+        if let Some(reason) = self.failure() {
+            return Err(BusError::Closed(reason));
+        }
+        if self.inner.stop.load(Ordering::Acquire) {
+            return Err(BusError::Closed("shut down".into()));
+        }
+        let start = match start {
+            Start::Seq(n) => n,
+            Start::Now => self.inner.reader.size(),
+        };
+        let mut registry = self.inner.registry();
+        // The feeder offers under this lock, so `feeder_done` is exact here.
+        let done = self.inner.feeder_done.load(Ordering::Acquire);
+        let slot = Arc::new(SubscriberSlot::new(
+            pattern,
+            start,
+            start == done,
+            self.inner.config.subscriber_buffer_events_max,
+        ));
+        let id = registry.insert(slot.clone());
+        drop(registry);
+        Ok(Subscription::new(id, slot, self.inner.clone()))
+    }
+
+    /// Every event below this position has been offered to the live subscribers.
+    pub fn position(&self) -> u64 {
+        self.inner.feeder_done.load(Ordering::Acquire)
+    }
+
+    /// Times a subscriber's buffer overflowed and it was switched to reading the log.
+    pub fn catchups(&self) -> u64 {
+        self.inner.catchups.load(Ordering::Relaxed)
+    }
+
+    /// Live subscriptions.
+    pub fn subscribers(&self) -> usize {
+        self.inner.registry().slots.len()
+    }
+
+    /// Why the feeder stopped, if it failed.
+    pub fn failure(&self) -> Option<String> {
+        self.inner
+            .failure
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Stops the feeder and closes every subscription (each still gets what it was sent).
+    pub fn stop(&self) {
+        self.inner.stop.store(true, Ordering::Release);
+        self.inner.reader.notify_waiters();
+        let feeder = self.feeder.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(feeder) = feeder
+            && feeder.join().is_err()
+        {
+            tracing::error!("the bus feeder panicked");
+        }
+        self.inner.close_all("shut down");
+    }
+}
+
+impl Drop for Bus {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn feed(inner: &Inner) {
+    if let Err(e) = feed_loop(inner) {
+        let message = format!("bus feeder: {e}");
+        tracing::error!("{message}");
+        inner
+            .failure
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get_or_insert(message.clone());
+        inner.close_all(&message);
+    }
+}
+
+fn feed_loop(inner: &Inner) -> Result<(), LogError> {
+    let poll = Duration::from_millis(inner.config.poll_interval_ms.max(1));
+    let mut next = inner.feeder_done.load(Ordering::Acquire);
+    while !inner.stop.load(Ordering::Acquire) {
+        let size = inner.reader.wait_for_size(next + 1, poll);
+        while next < size && !inner.stop.load(Ordering::Acquire) {
+            let end = size.min(next + inner.config.feeder_chunk_events_max.max(1));
+            // Decode outside the registry lock; offer under it.
+            let mut items = Vec::with_capacity((end - next) as usize);
+            for seq in next..end {
+                let event = inner.reader.event(seq)?;
+                items.push(Arc::new(BusItem {
+                    seq,
+                    op: event.op,
+                    quad: event.quad,
+                    ends_transaction: inner.reader.ends_transaction(seq)?,
+                }));
+            }
+            let registry = inner.registry();
+            let mut overflowed = 0;
+            for item in &items {
+                overflowed += registry.offer(item);
+                inner.feeder_done.store(item.seq + 1, Ordering::Release);
+            }
+            drop(registry);
+            if overflowed > 0 {
+                inner.catchups.fetch_add(overflowed, Ordering::Relaxed);
+                metrics::counter!("ledgraph_bus_catchups_total").increment(overflowed);
+            }
+            metrics::counter!("ledgraph_bus_events_total").increment(end - next);
+            next = end;
+        }
+    }
+    Ok(())
+}

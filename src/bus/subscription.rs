@@ -1,0 +1,269 @@
+//! One subscriber: its bounded live buffer, its catch-up cursor, and the receiving end.
+//!
+//! The feeder thread pushes matching events into the subscriber's buffer while it is *live*.
+//! When the buffer is full the feeder does not wait: it empties the buffer and switches the
+//! subscriber to *catch-up* at the first undelivered position, and the receiver reads the log
+//! itself from there. The next matching event the feeder sees becomes the rejoin point
+//! (`live_from`): the feeder buffers events from it on, the receiver reads the log up to it,
+//! then drains the buffer — so nothing is lost, nothing repeated, and the order is the log's.
+//! The receiver only reads positions the feeder has finished with (`below` the feeder's
+//! progress, or below `live_from`), which is what keeps the two from both delivering one
+//! event.
+//!
+//! This module does not decide what matches (the registry in [`super`] does) and it has no
+//! async interface: an async caller runs [`Subscription::recv_timeout`] on a blocking thread.
+
+use std::collections::VecDeque;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use super::{BusError, BusItem, Inner, TriplePattern};
+
+/// Live (buffered by the feeder) or catching up from the log.
+#[derive(Debug)]
+enum Mode {
+    Live,
+    CatchUp {
+        /// Next log position the receiver has not examined.
+        cursor: u64,
+        /// Where the feeder's buffer starts, once it has one again.
+        live_from: Option<u64>,
+    },
+}
+
+#[derive(Debug)]
+struct State {
+    mode: Mode,
+    buffer: VecDeque<Arc<BusItem>>,
+    /// The bus stopped: `Some(reason)` once no more events will come.
+    closed: Option<String>,
+}
+
+/// The part of a subscriber the feeder sees.
+#[derive(Debug)]
+pub(super) struct SubscriberSlot {
+    pub(super) pattern: TriplePattern,
+    state: Mutex<State>,
+    ready: Condvar,
+    buffer_events_max: usize,
+}
+
+impl SubscriberSlot {
+    pub(super) fn new(pattern: TriplePattern, start: u64, live: bool, max: usize) -> Self {
+        let mode = if live {
+            Mode::Live
+        } else {
+            Mode::CatchUp {
+                cursor: start,
+                live_from: None,
+            }
+        };
+        SubscriberSlot {
+            pattern,
+            state: Mutex::new(State {
+                mode,
+                buffer: VecDeque::new(),
+                closed: None,
+            }),
+            ready: Condvar::new(),
+            buffer_events_max: max.max(1),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Called by the feeder, in log order, for each event matching the pattern. Never blocks
+    /// on the receiver beyond this short lock. Returns whether the subscriber overflowed.
+    pub(super) fn offer(&self, item: &Arc<BusItem>) -> bool {
+        let mut overflowed = false;
+        let mut guard = self.lock();
+        let state = &mut *guard;
+        match &mut state.mode {
+            Mode::Live => {
+                if state.buffer.len() < self.buffer_events_max {
+                    state.buffer.push_back(item.clone());
+                } else {
+                    // Overflow: the receiver re-reads everything it has not taken from the log.
+                    let cursor = state.buffer.front().map_or(item.seq, |i| i.seq);
+                    state.buffer.clear();
+                    state.mode = Mode::CatchUp {
+                        cursor,
+                        live_from: None,
+                    };
+                    overflowed = true;
+                }
+            }
+            Mode::CatchUp { cursor, live_from } => {
+                if item.seq < *cursor {
+                    // Before a `Start::Seq` beyond the feeder: not wanted.
+                    return false;
+                }
+                match live_from {
+                    None => {
+                        *live_from = Some(item.seq);
+                        state.buffer.push_back(item.clone());
+                    }
+                    Some(_) if state.buffer.len() < self.buffer_events_max => {
+                        state.buffer.push_back(item.clone());
+                    }
+                    Some(_) => {
+                        // Still behind: the whole buffer lies at or after the cursor.
+                        state.buffer.clear();
+                        *live_from = None;
+                        overflowed = true;
+                    }
+                }
+            }
+        }
+        drop(guard);
+        self.ready.notify_one();
+        overflowed
+    }
+
+    pub(super) fn close(&self, reason: &str) {
+        self.lock().closed.get_or_insert_with(|| reason.to_owned());
+        self.ready.notify_all();
+    }
+}
+
+/// What the receiver should do next, decided under the lock.
+enum Step {
+    Deliver(Arc<BusItem>),
+    Read { from: u64, to: u64 },
+    Wait,
+}
+
+/// The receiving end of [`super::Bus::subscribe`]. Dropping it unsubscribes.
+pub struct Subscription {
+    pub(super) id: u64,
+    pub(super) slot: Arc<SubscriberSlot>,
+    pub(super) inner: Arc<Inner>,
+    /// Matching events this receiver read from the log during catch-up, not yet returned.
+    pending: VecDeque<Arc<BusItem>>,
+}
+
+impl std::fmt::Debug for Subscription {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Subscription")
+            .field("id", &self.id)
+            .field("pattern", &self.slot.pattern)
+            .finish()
+    }
+}
+
+impl Subscription {
+    pub(super) fn new(id: u64, slot: Arc<SubscriberSlot>, inner: Arc<Inner>) -> Self {
+        Subscription {
+            id,
+            slot,
+            inner,
+            pending: VecDeque::new(),
+        }
+    }
+
+    /// The pattern this subscription filters by.
+    pub fn pattern(&self) -> &TriplePattern {
+        &self.slot.pattern
+    }
+
+    /// The next matching event in log order, waiting up to `timeout`; `Ok(None)` on timeout.
+    /// `Err(BusError::Closed)` once the bus has stopped and everything before was delivered.
+    pub fn recv_timeout(&mut self, timeout: Duration) -> Result<Option<Arc<BusItem>>, BusError> {
+        let deadline = Instant::now().checked_add(timeout);
+        loop {
+            if let Some(item) = self.pending.pop_front() {
+                return Ok(Some(item));
+            }
+            match self.next_step() {
+                Step::Deliver(item) => return Ok(Some(item)),
+                Step::Read { from, to } => self.read_log(from, to)?,
+                Step::Wait => {
+                    let mut state = self.slot.lock();
+                    // Re-check under the lock: the feeder may have offered since next_step, and
+                    // it notifies only after taking this lock, so no wake-up is missed.
+                    if self.has_work(&state) {
+                        continue;
+                    }
+                    if let Some(reason) = &state.closed {
+                        return Err(BusError::Closed(reason.clone()));
+                    }
+                    let now = Instant::now();
+                    let left = match deadline {
+                        Some(d) if d > now => d - now,
+                        Some(_) => return Ok(None),
+                        None => Duration::from_secs(3600),
+                    };
+                    state = match self.slot.ready.wait_timeout(state, left) {
+                        Ok((g, _)) => g,
+                        Err(p) => p.into_inner().0,
+                    };
+                    drop(state);
+                }
+            }
+        }
+    }
+
+    fn has_work(&self, state: &State) -> bool {
+        match state.mode {
+            Mode::Live => !state.buffer.is_empty(),
+            Mode::CatchUp { cursor, live_from } => {
+                live_from.is_some() || cursor < self.inner.feeder_done.load(Ordering::Acquire)
+            }
+        }
+    }
+
+    fn next_step(&mut self) -> Step {
+        let mut state = self.slot.lock();
+        loop {
+            match state.mode {
+                Mode::Live => {
+                    return state.buffer.pop_front().map_or(Step::Wait, Step::Deliver);
+                }
+                Mode::CatchUp { cursor, live_from } => {
+                    let limit =
+                        live_from.unwrap_or_else(|| self.inner.feeder_done.load(Ordering::Acquire));
+                    if Some(cursor) == live_from {
+                        state.mode = Mode::Live;
+                        continue;
+                    }
+                    if cursor < limit {
+                        let to = limit.min(cursor + self.inner.config.catchup_read_events_max);
+                        return Step::Read { from: cursor, to };
+                    }
+                    return Step::Wait;
+                }
+            }
+        }
+    }
+
+    /// Reads `[from, to)` from the log into `pending`, then moves the cursor to `to`.
+    fn read_log(&mut self, from: u64, to: u64) -> Result<(), BusError> {
+        let reader = &self.inner.reader;
+        for seq in from..to {
+            let event = reader.event(seq)?;
+            if self.slot.pattern.matches(event.op, &event.quad) {
+                let ends_transaction = reader.ends_transaction(seq)?;
+                self.pending.push_back(Arc::new(BusItem {
+                    seq,
+                    op: event.op,
+                    quad: event.quad,
+                    ends_transaction,
+                }));
+            }
+        }
+        let mut state = self.slot.lock();
+        if let Mode::CatchUp { cursor, .. } = &mut state.mode {
+            *cursor = to;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        self.inner.unregister(self.id);
+    }
+}
