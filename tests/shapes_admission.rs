@@ -44,6 +44,23 @@ async fn fingerprint(server: &TestServer) -> (u64, String, [u8; 32]) {
     (server.log_size(), checkpoint, hash)
 }
 
+/// Posts `body` and asserts that the batch was refused (422); the JSON summary.
+async fn refused(
+    server: &TestServer,
+    uri: &str,
+    content_type: &str,
+    body: &'static str,
+) -> serde_json::Value {
+    let reply = server.post(uri, content_type, body).await;
+    assert_eq!(
+        reply.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        reply.text()
+    );
+    reply.json()
+}
+
 const BAD_SENSOR: &str = "@prefix ex: <https://example.org/plant#> .\n\
     ex:t-42 a ex:TemperatureSensor ; ex:monitors ex:wo-1001 ; ex:reading \"hot\" .\n";
 
@@ -132,20 +149,7 @@ async fn conforming_batch_is_appended_and_context_comes_from_the_store() {
 async fn removing_a_type_a_stored_sensor_relies_on_is_refused() {
     let server = server_with(repo_shapes("demo.ttl")).await;
     // t-41 monitors pump-7 (in the store); pump-7 losing its type breaks t-41's sh:class.
-    let reply = server
-        .post(
-            "/v1/events",
-            "application/json",
-            r#"[{"op":"remove","s":"<https://example.org/plant#pump-7>","p":"<http://www.w3.org/1999/02/22-rdf-syntax-ns#type>","o":"<https://example.org/plant#Pump>"}]"#,
-        )
-        .await;
-    assert_eq!(
-        reply.status,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "{}",
-        reply.text()
-    );
-    let json = reply.json();
+    let json = refused(&server, "/v1/events", "application/json", r#"[{"op":"remove","s":"<https://example.org/plant#pump-7>","p":"<http://www.w3.org/1999/02/22-rdf-syntax-ns#type>","o":"<https://example.org/plant#Pump>"}]"#).await;
     assert!(
         json["results"]
             .as_array()
@@ -159,32 +163,14 @@ async fn removing_a_type_a_stored_sensor_relies_on_is_refused() {
 async fn sparql_update_and_graph_store_writes_are_validated() {
     let server = server_with(repo_shapes("demo.ttl")).await;
     let before = fingerprint(&server).await;
-    let reply = server
-        .post(
-            "/update",
-            "application/sparql-update",
-            "PREFIX ex: <https://example.org/plant#> INSERT DATA { ex:wo-1001 ex:status \"lost\" }",
-        )
-        .await;
-    assert_eq!(
-        reply.status,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "{}",
-        reply.text()
-    );
-    let reply = server
-        .post(
-            "/store?default",
-            "application/n-triples",
-            "<https://example.org/plant#wo-2> <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> <https://example.org/plant#WorkOrder> .\n",
-        )
-        .await;
-    assert_eq!(
-        reply.status,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "{}",
-        reply.text()
-    );
+    refused(
+        &server,
+        "/update",
+        "application/sparql-update",
+        "PREFIX ex: <https://example.org/plant#> INSERT DATA { ex:wo-1001 ex:status \"lost\" }",
+    )
+    .await;
+    refused(&server, "/store?default", "application/n-triples", "<https://example.org/plant#wo-2> <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> <https://example.org/plant#WorkOrder> .\n").await;
     assert_eq!(fingerprint(&server).await, before);
     server.close().await;
 }
@@ -192,20 +178,7 @@ async fn sparql_update_and_graph_store_writes_are_validated() {
 #[tokio::test]
 async fn event_shapes_validate_events_in_named_graphs_too() {
     let server = server_with(repo_shapes("events.ttl")).await;
-    let reply = server
-        .post(
-            "/v1/events",
-            "application/n-quads",
-            "<https://example.org/plant#t-41> <https://example.org/plant#reading> \"warm\" <https://example.org/g> .\n",
-        )
-        .await;
-    assert_eq!(
-        reply.status,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "{}",
-        reply.text()
-    );
-    let json = reply.json();
+    let json = refused(&server, "/v1/events", "application/n-quads", "<https://example.org/plant#t-41> <https://example.org/plant#reading> \"warm\" <https://example.org/g> .\n").await;
     assert_eq!(json["results"][0]["event"], 0, "{json}");
     // Removing such a triple is allowed: it may be cleaning up.
     let reply = server
@@ -343,19 +316,13 @@ async fn shape_changes_are_recorded_in_the_log() {
     assert_ne!(first, second);
     // The posted shapes are the ones in force: the old BAD_SENSOR passes, a urn:C without urn:p not.
     server.publish("text/turtle", BAD_SENSOR).await;
-    let reply = server
-        .post(
-            "/v1/events",
-            "application/n-triples",
-            "<urn:x> <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> <urn:C> .\n",
-        )
-        .await;
-    assert_eq!(
-        reply.status,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "{}",
-        reply.text()
-    );
+    refused(
+        &server,
+        "/v1/events",
+        "application/n-triples",
+        "<urn:x> <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> <urn:C> .\n",
+    )
+    .await;
     server.close().await;
 }
 
