@@ -288,6 +288,20 @@ struct Appended {
     checkpoint: String,
 }
 
+/// Reads `file` and POSTs it to `path` of `server` in the media type of its format, asking
+/// for JSON: what `publish` and `validate` share.
+pub(crate) fn post_file(
+    server: &str,
+    path: &str,
+    file: &Path,
+    format: Option<InputFormat>,
+    token: Option<&str>,
+) -> anyhow::Result<Response<Body>> {
+    let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+    let media_type = publish_media_type(file, format, &bytes)?;
+    Client::new(server, token)?.post(path, media_type, &bytes, "application/json")
+}
+
 /// `ledgraph publish FILE --server URL`: one file, one transaction.
 pub(crate) fn publish(
     server: &str,
@@ -295,12 +309,8 @@ pub(crate) fn publish(
     format: Option<InputFormat>,
     token: Option<&str>,
 ) -> anyhow::Result<()> {
-    let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
-    let media_type = publish_media_type(file, format, &bytes)?;
-    let client = Client::new(server, token)?;
-    let mut response = client
-        .post("/v1/events", media_type, &bytes, "application/json")
-        .map_err(|e| match e.downcast::<ServerError>() {
+    let mut response = post_file(server, "/v1/events", file, format, token).map_err(|e| {
+        match e.downcast::<ServerError>() {
             Ok(e) => {
                 for line in &e.details {
                     eprintln!("{}: {line}", file.display());
@@ -308,7 +318,8 @@ pub(crate) fn publish(
                 anyhow::anyhow!("{}:{e}", file.display())
             }
             Err(e) => e,
-        })?;
+        }
+    })?;
     let body = read_limited(&mut response, RESPONSE_BYTES_MAX)?;
     let appended: Appended =
         serde_json::from_slice(&body).context("the server's answer is not a publish receipt")?;

@@ -9,7 +9,7 @@ use anyhow::{Context, bail};
 use clap::Subcommand;
 use serde_json::Value;
 
-use super::client::{Client, RESPONSE_BYTES_MAX, publish_media_type, read_limited, result_lines};
+use super::client::{Client, RESPONSE_BYTES_MAX, post_file, read_limited, result_lines};
 use super::log_cmd::InputFormat;
 
 #[derive(Subcommand, Debug)]
@@ -60,10 +60,7 @@ pub fn validate_remote(
     format: Option<InputFormat>,
     token: Option<&str>,
 ) -> anyhow::Result<()> {
-    let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
-    let media_type = publish_media_type(file, format, &bytes)?;
-    let client = Client::new(server, token)?;
-    let mut response = client.post("/v1/validate", media_type, &bytes, "application/json")?;
+    let mut response = post_file(server, "/v1/validate", file, format, token)?;
     let body = read_limited(&mut response, RESPONSE_BYTES_MAX)?;
     let answer: Value =
         serde_json::from_slice(&body).context("the server's answer is not a validation report")?;
