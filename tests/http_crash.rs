@@ -16,11 +16,12 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use common::Rng;
+use common::cli::ledgraph;
 
 const CYCLES: u64 = 6;
 const CLIENTS: u64 = 4;
@@ -259,16 +260,6 @@ fn wait_for_projection(base: &str) {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
-}
-
-fn ledgraph(data: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ledgraph"))
-        .arg("--data")
-        .arg(data)
-        .args(args)
-        .env_remove("LEDGRAPH_DATA")
-        .output()
-        .expect("run ledgraph")
 }
 
 fn ledgraph_ok(data: &Path, args: &[&str]) -> String {
