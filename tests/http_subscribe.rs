@@ -1,6 +1,7 @@
-//! `GET /v1/subscribe` (Server-Sent Events): what a stream carries matches the event graph,
-//! a reconnect with `Last-Event-ID` continues exactly where the first stream stopped, payload
-//! formats, and bad patterns or too many streams are refused with the reason.
+//! `GET /v1/subscribe` (Server-Sent Events, and WebSocket on a real socket): what a stream
+//! carries matches the event graph, a reconnect with `Last-Event-ID` continues exactly where
+//! the first stream stopped, payload formats, tokens as a parameter, and bad patterns or too
+//! many streams are refused with the reason.
 
 mod common;
 
@@ -8,7 +9,7 @@ use std::time::Duration;
 
 use axum::body::{Body, BodyDataStream};
 use axum::http::StatusCode;
-use common::http::{PROJECTION_WAIT, Reply, TestServer, encode, request};
+use common::http::{PROJECTION_WAIT, READ_TOKEN, Reply, TestServer, encode, request};
 use futures_util::StreamExt;
 use ledgraph::http::app;
 use tower::ServiceExt;
@@ -250,6 +251,7 @@ async fn bad_patterns_get_400_with_the_reason() {
         (format!("p={long}"), vec![], "subscribe_term_bytes_max"),
         ("".into(), vec![("last-event-id", "x1")], "Last-Event-ID"),
         ("limit=many".into(), vec![], "query string"),
+        ("topic=maintenance".into(), vec![], "topic"),
     ];
     for (query, headers, reason) in cases {
         let reply = server
@@ -288,5 +290,144 @@ async fn streams_over_the_per_token_limit_get_429_until_one_closes() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     drop(b);
+    server.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cloudevents_by_parameter_or_accept_carry_the_position_and_the_json_event() {
+    let server = TestServer::start();
+    publish(&server, 0, 3).await;
+    let by_param = Stream::open(&server, "/v1/subscribe?from=0&format=cloudevents", &[])
+        .await
+        .take(3)
+        .await;
+    let by_accept = Stream::open(
+        &server,
+        "/v1/subscribe?from=0",
+        &[("accept", "application/cloudevents+json")],
+    )
+    .await
+    .take(3)
+    .await;
+    assert_eq!(by_param, by_accept);
+    for (i, event) in by_param.iter().enumerate() {
+        let json: serde_json::Value = serde_json::from_str(&event.data).unwrap();
+        assert_eq!(json["specversion"], "1.0");
+        assert_eq!(json["id"], i.to_string());
+        assert_eq!(json["ledgraphseq"], i as u64);
+        let op = if i % 3 == 0 { "remove" } else { "add" };
+        assert_eq!(json["type"], format!("dev.ledgraph.event.{op}"));
+        assert_eq!(json["data"]["op"], op);
+        assert_eq!(json["data"]["o"], format!("\"v{i}\""));
+        assert!(json["time"].as_str().unwrap().ends_with('Z'), "{json}");
+    }
+    server.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_may_come_as_the_access_token_parameter() {
+    let server = TestServer::start_with_tokens();
+    let bad = server.get("/v1/subscribe?access_token=wrong").await;
+    bad.assert_error(StatusCode::UNAUTHORIZED);
+    let none = server.get("/v1/subscribe").await;
+    none.assert_error(StatusCode::UNAUTHORIZED);
+    let uri = format!("/v1/subscribe?access_token={READ_TOKEN}");
+    drop(Stream::open(&server, &uri, &[]).await);
+    server.close().await;
+}
+
+/// The app on a real loopback socket (WebSocket upgrades need a connection).
+async fn listen(server: &TestServer) -> (String, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let router = app(server.state.clone());
+    let handle = tokio::spawn(async move {
+        axum::serve(listener, router).await.unwrap();
+    });
+    (format!("ws://{addr}"), handle)
+}
+
+/// Reads `n` text messages from a WebSocket.
+async fn ws_take<S>(socket: &mut S, n: usize) -> Vec<serde_json::Value>
+where
+    S: futures_util::Stream<
+            Item = Result<
+                tokio_tungstenite::tungstenite::Message,
+                tokio_tungstenite::tungstenite::Error,
+            >,
+        > + Unpin,
+{
+    let mut out = Vec::with_capacity(n);
+    while out.len() < n {
+        let message = tokio::time::timeout(STREAM_WAIT, socket.next())
+            .await
+            .expect("a message within the wait")
+            .expect("the socket is open")
+            .expect("a readable message");
+        if let tokio_tungstenite::tungstenite::Message::Text(text) = message {
+            out.push(serde_json::from_str(text.as_str()).expect("JSON"));
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_websocket_carries_what_sse_carries_and_resumes_with_from() {
+    let server = TestServer::start();
+    publish(&server, 0, 20).await;
+    let (base, serving) = listen(&server).await;
+    let uri = format!("{base}/v1/subscribe?from=0&p={}", encode(P));
+    let (mut socket, _) = tokio_tungstenite::connect_async(uri.as_str())
+        .await
+        .unwrap();
+    let head = ws_take(&mut socket, 4).await;
+    drop(socket);
+    publish(&server, 20, 10).await;
+    let next = head.last().unwrap()["seq"].as_u64().unwrap() + 1;
+    let resumed = format!("{base}/v1/subscribe?from={next}&p={}", encode(P));
+    let (mut socket, _) = tokio_tungstenite::connect_async(resumed.as_str())
+        .await
+        .unwrap();
+    let tail = ws_take(&mut socket, 11).await;
+    let mut sse = Stream::open(
+        &server,
+        &format!("/v1/subscribe?from=0&p={}", encode(P)),
+        &[],
+    )
+    .await;
+    let whole = sse.take(15).await;
+    let via_ws: Vec<serde_json::Value> = head.into_iter().chain(tail).collect();
+    let via_sse: Vec<serde_json::Value> = whole
+        .iter()
+        .map(|e| serde_json::from_str(&e.data).unwrap())
+        .collect();
+    assert_eq!(via_ws, via_sse);
+    // A limit ends the socket with a normal close.
+    let limited = format!("{base}/v1/subscribe?from=0&limit=2&format=cloudevents");
+    let (mut socket, _) = tokio_tungstenite::connect_async(limited.as_str())
+        .await
+        .unwrap();
+    let two = ws_take(&mut socket, 2).await;
+    assert_eq!(two[1]["id"], "1");
+    let close = tokio::time::timeout(STREAM_WAIT, socket.next())
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            close,
+            Some(Ok(tokio_tungstenite::tungstenite::Message::Close(_))) | None
+        ),
+        "{close:?}"
+    );
+    // Bad patterns are refused before the upgrade, with the reason.
+    let bad = format!("{base}/v1/subscribe?op=upsert");
+    match tokio_tungstenite::connect_async(bad.as_str()).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), StatusCode::BAD_REQUEST.as_u16());
+        }
+        other => panic!("expected a 400, got {other:?}"),
+    }
+    drop((socket, sse));
+    serving.abort();
     server.close().await;
 }

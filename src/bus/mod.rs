@@ -61,6 +61,8 @@ pub struct BusItem {
     pub seq: u64,
     pub op: Op,
     pub quad: Quad,
+    /// Hybrid-logical-clock time ([`crate::event::hlc`]).
+    pub time: u64,
     /// Whether this is the last event of its log transaction.
     pub ends_transaction: bool,
 }
@@ -313,6 +315,7 @@ fn feed_loop(inner: &Inner) -> Result<(), LogError> {
                     seq,
                     op: event.op,
                     quad: event.quad,
+                    time: event.time,
                     ends_transaction: inner.reader.ends_transaction(seq)?,
                 }));
             }

@@ -250,6 +250,7 @@ impl Subscription {
                     seq,
                     op: event.op,
                     quad: event.quad,
+                    time: event.time,
                     ends_transaction,
                 }));
             }

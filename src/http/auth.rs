@@ -146,25 +146,41 @@ impl Tokens {
 
     /// Checks the request's bearer token for `needed`; returns the token's name (or "open").
     pub fn authorize(&self, headers: &HeaderMap, needed: Scope) -> Result<String, AppError> {
+        self.authorize_with_query_token(headers, None, needed)
+    }
+
+    /// Like [`authorize`](Self::authorize), but a request without an `Authorization` header
+    /// may carry the token as the `access_token` query parameter (RFC 6750 §2.3): browsers
+    /// cannot set headers on `EventSource` or `WebSocket`. Only streaming routes take it, since
+    /// URLs end up in logs.
+    pub fn authorize_with_query_token(
+        &self,
+        headers: &HeaderMap,
+        query_token: Option<&str>,
+        needed: Scope,
+    ) -> Result<String, AppError> {
         if self.tokens.is_empty() {
             return Ok("open".into());
         }
-        let Some(value) = headers.get(axum::http::header::AUTHORIZATION) else {
-            return Err(AppError::Unauthorized(format!(
-                "this route needs a bearer token with the \"{}\" scope",
-                needed.as_str()
-            )));
+        let presented = match (headers.get(axum::http::header::AUTHORIZATION), query_token) {
+            (Some(value), _) => value
+                .to_str()
+                .ok()
+                .and_then(|v| {
+                    v.strip_prefix("Bearer ")
+                        .or_else(|| v.strip_prefix("bearer "))
+                })
+                .ok_or_else(|| {
+                    AppError::Unauthorized("expected \"Authorization: Bearer <token>\"".into())
+                })?,
+            (None, Some(token)) => token,
+            (None, None) => {
+                return Err(AppError::Unauthorized(format!(
+                    "this route needs a bearer token with the \"{}\" scope",
+                    needed.as_str()
+                )));
+            }
         };
-        let presented = value
-            .to_str()
-            .ok()
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            })
-            .ok_or_else(|| {
-                AppError::Unauthorized("expected \"Authorization: Bearer <token>\"".into())
-            })?;
         let hash: [u8; 32] = Sha256::digest(presented.trim().as_bytes()).into();
         let found = self
             .tokens

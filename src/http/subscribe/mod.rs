@@ -1,15 +1,17 @@
-//! `GET /v1/subscribe`: the bus ([`crate::bus`]) as Server-Sent Events.
+//! `GET /v1/subscribe`: the bus ([`crate::bus`]) as Server-Sent Events, or as a WebSocket
+//! when the request asks to upgrade ([`ws`]).
 //!
 //! Parameters `s`, `p`, `o` (N-Triples terms, as in `POST /v1/events` JSON; `s` and `p` may
 //! also be bare IRIs), `op` (`add`/`remove`), `from` (a log position; default: now) and
-//! `format` (`json`, the default, or `rdf-patch`, also chosen by `Accept:
-//! application/rdf-patch`); `limit` ends the stream after that many events. Each event's SSE `id:` is its log position, so a reconnecting
-//! client's `Last-Event-ID` resumes just after it (and wins over `from`). Needs the `read`
-//! scope; each token may hold at most [`Limits::subscribers_per_token_max`] streams.
+//! `format` (`json`, the default, `rdf-patch` or `cloudevents`, also chosen by `Accept`; see
+//! [`payload`]); `limit` ends the stream after that many events. Each event's SSE `id:` is its
+//! log position, so a reconnecting client's `Last-Event-ID` resumes just after it (and wins
+//! over `from`). Needs the `read` scope, as a bearer header or, because browsers cannot set
+//! headers on `EventSource` and `WebSocket`, an `access_token` parameter; each token may hold
+//! at most [`Limits::subscribers_per_token_max`] streams.
 //!
 //! Each stream runs its subscription on a blocking thread (the bus's receiver blocks); it ends
-//! when the client goes away or the bus stops. Not here: WebSocket, CloudEvents payloads,
-//! alert topics.
+//! when the client goes away or the bus stops. Not here: alert topics (`topic=` is refused).
 //!
 //! [`Limits::subscribers_per_token_max`]: super::Limits::subscribers_per_token_max
 
@@ -18,12 +20,16 @@ use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::extract::{RawQuery, State};
+mod payload;
+mod ws;
+
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::{FromRequestParts, Request, State};
 use axum::http::{HeaderMap, header};
-use axum::response::IntoResponse;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
-use oxrdf::{GraphName, NamedOrBlankNode, Term};
-use serde::{Deserialize, Serialize};
+use axum::response::{IntoResponse, Response};
+use oxrdf::{NamedOrBlankNode, Term};
+use serde::Deserialize;
 
 use super::AppState;
 use super::auth::Scope;
@@ -31,6 +37,7 @@ use super::error::{AppError, query_params};
 use crate::bus::{BusError, BusItem, Pattern, Start, Subscription, TriplePattern};
 use crate::event::Op;
 use crate::event::input::parse_iri;
+use payload::Format;
 
 /// How often a stream with nothing to send checks whether its client is still there.
 const IDLE_CHECK_MS: u64 = 1_000;
@@ -47,12 +54,10 @@ struct Params {
     format: Option<String>,
     /// End the stream after this many events (none: never).
     limit: Option<u64>,
-}
-
-#[derive(Clone, Copy)]
-enum Format {
-    Json,
-    RdfPatch,
+    /// Alert topics are not delivered yet; the parameter is refused rather than ignored.
+    topic: Option<String>,
+    /// The bearer token, for clients that cannot send headers (RFC 6750 §2.3).
+    access_token: Option<String>,
 }
 
 /// Open streams per token name.
@@ -94,17 +99,50 @@ impl Drop for Slot {
     }
 }
 
-pub async fn subscribe(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    RawQuery(raw): RawQuery,
-) -> Result<impl IntoResponse, AppError> {
-    let token = state.authorize(&headers, Scope::Read)?;
-    let params: Params = query_params(raw.as_deref())?;
+pub async fn subscribe(State(state): State<AppState>, request: Request) -> Response {
+    let (mut parts, _body) = request.into_parts();
+    let upgrade = if parts.headers.contains_key(header::UPGRADE) {
+        match WebSocketUpgrade::from_request_parts(&mut parts, &state).await {
+            Ok(upgrade) => Some(upgrade),
+            Err(rejection) => return rejection.into_response(),
+        }
+    } else {
+        None
+    };
+    let raw = parts.uri.query().map(str::to_owned);
+    match open(&state, &parts.headers, raw.as_deref()) {
+        Ok(stream) => match upgrade {
+            Some(upgrade) => ws::serve(upgrade, stream),
+            None => sse(stream).into_response(),
+        },
+        Err(e) => e.into_response(),
+    }
+}
+
+/// A checked, counted subscription and how its events are written.
+struct Opened {
+    subscription: Subscription,
+    slot: Slot,
+    format: Format,
+    limit: u64,
+}
+
+fn open(state: &AppState, headers: &HeaderMap, raw: Option<&str>) -> Result<Opened, AppError> {
+    let params: Params = query_params(raw)?;
+    let token = state.tokens.authorize_with_query_token(
+        headers,
+        params.access_token.as_deref(),
+        Scope::Read,
+    )?;
+    if params.topic.is_some() {
+        return Err(AppError::bad_request(
+            "topic: alert topics are not delivered yet; subscribe with a triple pattern",
+        ));
+    }
     let term_max = state.limits.subscribe_term_bytes_max;
     let pattern = pattern(&params, term_max)?;
-    let format = format(params.format.as_deref(), &headers)?;
-    let start = start(&params, &headers, state.log.size())?;
+    let format = Format::choose(params.format.as_deref(), headers)?;
+    let start = start(&params, headers, state.log.size())?;
     if state.is_shutting_down() {
         return Err(AppError::Unavailable("the server is shutting down".into()));
     }
@@ -115,28 +153,51 @@ pub async fn subscribe(
         .bus
         .subscribe(Pattern::Triple(pattern), start)
         .map_err(|e| AppError::Unavailable(e.to_string()))?;
+    Ok(Opened {
+        subscription,
+        slot,
+        format,
+        limit: params.limit.unwrap_or(u64::MAX),
+    })
+}
+
+/// Starts moving the subscription's events to a channel on a blocking thread.
+fn spawn_pump(opened: Opened) -> (tokio::sync::mpsc::Receiver<Arc<BusItem>>, Format) {
     let (tx, rx) = tokio::sync::mpsc::channel(STREAM_EVENTS_BUFFERED_MAX);
-    let limit = params.limit.unwrap_or(u64::MAX);
-    tokio::task::spawn_blocking(move || pump(subscription, slot, format, limit, &tx));
-    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|event| (event, rx))
+    let Opened {
+        subscription,
+        slot,
+        format,
+        limit,
+    } = opened;
+    tokio::task::spawn_blocking(move || pump(subscription, slot, limit, &tx));
+    (rx, format)
+}
+
+fn sse(opened: Opened) -> impl IntoResponse {
+    let (rx, format) = spawn_pump(opened);
+    let stream = futures_util::stream::unfold(rx, move |mut rx| async move {
+        let item = rx.recv().await?;
+        let event = SseEvent::default()
+            .id(item.seq.to_string())
+            .data(payload::render(&item, format));
+        Some((Ok::<_, std::convert::Infallible>(event), rx))
     });
-    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+    Sse::new(stream).keep_alive(KeepAlive::default())
 }
 
 /// Moves events from the subscription to the connection until either ends.
 fn pump(
     mut subscription: Subscription,
     _slot: Slot,
-    format: Format,
     limit: u64,
-    tx: &tokio::sync::mpsc::Sender<Result<SseEvent, std::convert::Infallible>>,
+    tx: &tokio::sync::mpsc::Sender<Arc<BusItem>>,
 ) {
     let mut sent = 0;
     while sent < limit {
         match subscription.recv_timeout(Duration::from_millis(IDLE_CHECK_MS)) {
             Ok(Some(item)) => {
-                if tx.blocking_send(Ok(sse_event(&item, format))).is_err() {
+                if tx.blocking_send(item).is_err() {
                     return;
                 }
                 sent += 1;
@@ -150,55 +211,6 @@ fn pump(
             }
         }
     }
-}
-
-#[derive(Serialize)]
-struct ItemJson {
-    seq: u64,
-    op: &'static str,
-    s: String,
-    p: String,
-    o: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    g: Option<String>,
-    ends_transaction: bool,
-}
-
-fn sse_event(item: &BusItem, format: Format) -> SseEvent {
-    let quad = &item.quad;
-    let graph = match &quad.graph_name {
-        GraphName::DefaultGraph => None,
-        other => Some(other.to_string()),
-    };
-    let data = match format {
-        Format::Json => {
-            let json = ItemJson {
-                seq: item.seq,
-                op: item.op.as_str(),
-                s: quad.subject.to_string(),
-                p: quad.predicate.to_string(),
-                o: quad.object.to_string(),
-                g: graph,
-                ends_transaction: item.ends_transaction,
-            };
-            // Serializing strings and numbers cannot fail.
-            serde_json::to_string(&json).unwrap_or_default()
-        }
-        Format::RdfPatch => {
-            let row = if item.op == Op::Add { "A" } else { "D" };
-            match graph {
-                Some(g) => format!(
-                    "{row} {} {} {} {g} .",
-                    quad.subject, quad.predicate, quad.object
-                ),
-                None => format!(
-                    "{row} {} {} {} .",
-                    quad.subject, quad.predicate, quad.object
-                ),
-            }
-        }
-    };
-    SseEvent::default().id(item.seq.to_string()).data(data)
 }
 
 fn pattern(params: &Params, term_max: usize) -> Result<TriplePattern, AppError> {
@@ -248,27 +260,6 @@ fn pattern(params: &Params, term_max: usize) -> Result<TriplePattern, AppError> 
         object,
         op,
     })
-}
-
-fn format(param: Option<&str>, headers: &HeaderMap) -> Result<Format, AppError> {
-    match param {
-        Some("json") => Ok(Format::Json),
-        Some("rdf-patch") => Ok(Format::RdfPatch),
-        Some(other) => Err(AppError::bad_request(format!(
-            "format: unknown format {other:?} (expected json or rdf-patch)"
-        ))),
-        None => {
-            let accept = headers
-                .get(header::ACCEPT)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("");
-            if accept.contains("application/rdf-patch") {
-                Ok(Format::RdfPatch)
-            } else {
-                Ok(Format::Json)
-            }
-        }
-    }
 }
 
 /// `Last-Event-ID` (resume after it) wins over `from`; neither means now.
