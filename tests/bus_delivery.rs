@@ -12,7 +12,9 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common::{Rng, node_key, open};
-use ledgraph::bus::{Bus, BusConfig, BusError, Pattern, Start, TriplePattern};
+use ledgraph::bus::{
+    Bus, BusConfig, BusError, BusItem, EventSource, MemorySource, Pattern, Start, TriplePattern,
+};
 use ledgraph::event::{ActorKey, Batch, Op};
 use ledgraph::log::{Log, LogConfig, LogReader};
 use oxrdf::{GraphName, Literal, NamedNode, NamedOrBlankNode, Quad, Term};
@@ -300,4 +302,63 @@ fn stopping_the_bus_closes_subscriptions_after_what_they_were_sent() {
     );
     drop(sub);
     assert_eq!(bus.subscribers(), 0);
+}
+
+#[test]
+fn recv_many_hands_over_runs_in_log_order_with_overflows_from_a_memory_source() {
+    let mut rng = Rng::from_env("bus_recv_many");
+    let items: Vec<Arc<BusItem>> = (0..20_000)
+        .map(|seq| {
+            let (op, quad) = random_change(&mut rng);
+            Arc::new(BusItem {
+                seq,
+                op,
+                quad,
+                time: seq << 16,
+                ends_transaction: seq % 3 == 2,
+            })
+        })
+        .collect();
+    let source = Arc::new(MemorySource::new(items.clone()));
+    let config = BusConfig {
+        subscriber_buffer_events_max: 64,
+        ..BusConfig::default()
+    };
+    let bus = Bus::start_on(source.clone(), config).unwrap();
+    let patterns: Vec<TriplePattern> = (0..20).map(|_| random_pattern(&mut rng)).collect();
+    let mut subs: Vec<_> = patterns
+        .iter()
+        .map(|p| {
+            bus.subscribe(Pattern::Triple(p.clone()), Start::Now)
+                .unwrap()
+        })
+        .collect();
+    // Published in steps while nobody reads, so small buffers overflow into catch-up.
+    for size in (1_000..=20_000).step_by(1_000) {
+        source.publish_up_to(size);
+    }
+    assert_eq!(source.size(), 20_000);
+    for (pattern, sub) in patterns.iter().zip(&mut subs) {
+        let want: Vec<u64> = items
+            .iter()
+            .filter(|i| pattern.matches(i.op, &i.quad))
+            .map(|i| i.seq)
+            .collect();
+        let mut got = Vec::new();
+        let deadline = Instant::now() + WAIT;
+        while got.len() < want.len() {
+            assert!(Instant::now() < deadline, "stuck after {}", got.len());
+            sub.recv_many(&mut got, 100, Duration::from_millis(50))
+                .unwrap();
+        }
+        let seqs: Vec<u64> = got.iter().map(|i| i.seq).collect();
+        assert_eq!(seqs, want, "{pattern:?}");
+        let mut extra = Vec::new();
+        assert_eq!(
+            sub.recv_many(&mut extra, 10, Duration::from_millis(100))
+                .unwrap(),
+            0
+        );
+    }
+    assert!(bus.catchups() > 0, "no buffer overflowed");
 }

@@ -1,10 +1,12 @@
 //! The bus: committed events delivered to subscribers, filtered by triple patterns, in log
 //! order, never lost — a projection of the log like the store's.
 //!
-//! One feeder thread follows the log ([`LogReader::wait_for_size`]); publishing never waits
-//! for it. For each event it looks up the interested subscribers in an index — by predicate,
-//! else by subject, else the wildcard list — so the cost per event is the number of
-//! candidate subscribers, not all of them, and offers the event to each match
+//! One feeder thread follows the log ([`LogReader::wait_for_size`], behind the
+//! [`EventSource`] trait so a benchmark can measure the bus without the log); publishing never
+//! waits for it. For each event it looks up the interested subscribers in an index — by
+//! predicate, else by subject, else the wildcard list — so the cost per event is the number of
+//! candidate subscribers, not all of them. It gathers each subscriber's matches for a chunk of
+//! events and hands them over under one lock, waking the receiver only if it sleeps
 //! ([`subscription`]). A subscriber whose bounded buffer
 //! ([`BusConfig::subscriber_buffer_events_max`]) is full is switched to reading the log
 //! itself and rejoins the live stream when it has caught up.
@@ -13,6 +15,7 @@
 //! by graph name; and it has no alert topics yet ([`Pattern::Topic`] is refused).
 
 mod pattern;
+mod source;
 mod subscription;
 
 use std::collections::HashMap;
@@ -27,6 +30,7 @@ use crate::event::Op;
 use crate::log::{LogError, LogReader};
 
 pub use pattern::{Pattern, Start, TriplePattern};
+pub use source::{EventSource, MemorySource};
 use subscription::SubscriberSlot;
 pub use subscription::Subscription;
 
@@ -88,13 +92,16 @@ impl BusError {
     }
 }
 
+/// A registered subscriber as the index holds it.
+type Entry = (u64, Arc<SubscriberSlot>);
+
 /// Where each subscriber is indexed: by its predicate if it has one, else its subject.
 #[derive(Debug, Default)]
 struct Registry {
     slots: HashMap<u64, Arc<SubscriberSlot>>,
-    by_predicate: HashMap<NamedNode, Vec<u64>>,
-    by_subject: HashMap<NamedOrBlankNode, Vec<u64>>,
-    wildcard: Vec<u64>,
+    by_predicate: HashMap<NamedNode, Vec<Entry>>,
+    by_subject: HashMap<NamedOrBlankNode, Vec<Entry>>,
+    wildcard: Vec<Entry>,
     next_id: u64,
 }
 
@@ -102,10 +109,11 @@ impl Registry {
     fn insert(&mut self, slot: Arc<SubscriberSlot>) -> u64 {
         let id = self.next_id;
         self.next_id += 1;
+        let entry = (id, slot.clone());
         match (&slot.pattern.predicate, &slot.pattern.subject) {
-            (Some(p), _) => self.by_predicate.entry(p.clone()).or_default().push(id),
-            (None, Some(s)) => self.by_subject.entry(s.clone()).or_default().push(id),
-            (None, None) => self.wildcard.push(id),
+            (Some(p), _) => self.by_predicate.entry(p.clone()).or_default().push(entry),
+            (None, Some(s)) => self.by_subject.entry(s.clone()).or_default().push(entry),
+            (None, None) => self.wildcard.push(entry),
         }
         self.slots.insert(id, slot);
         id
@@ -115,10 +123,10 @@ impl Registry {
         let Some(slot) = self.slots.remove(&id) else {
             return;
         };
-        fn drop_id<K: std::hash::Hash + Eq>(map: &mut HashMap<K, Vec<u64>>, key: &K, id: u64) {
-            if let Some(ids) = map.get_mut(key) {
-                ids.retain(|&i| i != id);
-                if ids.is_empty() {
+        fn drop_id<K: std::hash::Hash + Eq>(map: &mut HashMap<K, Vec<Entry>>, key: &K, id: u64) {
+            if let Some(entries) = map.get_mut(key) {
+                entries.retain(|(i, _)| *i != id);
+                if entries.is_empty() {
                     map.remove(key);
                 }
             }
@@ -126,28 +134,65 @@ impl Registry {
         match (&slot.pattern.predicate, &slot.pattern.subject) {
             (Some(p), _) => drop_id(&mut self.by_predicate, p, id),
             (None, Some(s)) => drop_id(&mut self.by_subject, s, id),
-            (None, None) => self.wildcard.retain(|&i| i != id),
+            (None, None) => self.wildcard.retain(|(i, _)| *i != id),
         }
     }
 
-    /// Offers `item` to every matching subscriber; returns how many overflowed.
-    fn offer(&self, item: &Arc<BusItem>) -> u64 {
-        let mut overflowed = 0;
-        let candidates = [
-            self.by_predicate.get(&item.quad.predicate),
-            self.by_subject.get(&item.quad.subject),
-            Some(&self.wildcard),
-        ];
-        for ids in candidates.into_iter().flatten() {
-            for id in ids {
-                if let Some(slot) = self.slots.get(id)
-                    && slot.pattern.matches(item.op, &item.quad)
-                    && slot.offer(item)
-                {
-                    overflowed += 1;
+    /// Adds each matching subscriber's share of `items` to `matches`, in log order.
+    fn gather(&self, items: &[Arc<BusItem>], matches: &mut Matches) {
+        for item in items {
+            // Skipping empty indexes saves hashing the term when no one filters that way.
+            let by_predicate = (!self.by_predicate.is_empty())
+                .then(|| self.by_predicate.get(&item.quad.predicate))
+                .flatten();
+            let by_subject = (!self.by_subject.is_empty())
+                .then(|| self.by_subject.get(&item.quad.subject))
+                .flatten();
+            for entries in [by_predicate, by_subject, Some(&self.wildcard)]
+                .into_iter()
+                .flatten()
+            {
+                for (id, slot) in entries {
+                    if slot.pattern.matches(item.op, &item.quad) {
+                        matches.add(*id, slot, item);
+                    }
                 }
             }
         }
+    }
+}
+
+/// One chunk's matches per subscriber; reused across chunks to keep its allocations.
+#[derive(Debug, Default)]
+struct Matches {
+    by_id: HashMap<u64, usize>,
+    lists: Vec<(Arc<SubscriberSlot>, Vec<Arc<BusItem>>)>,
+    used: usize,
+}
+
+impl Matches {
+    fn add(&mut self, id: u64, slot: &Arc<SubscriberSlot>, item: &Arc<BusItem>) {
+        let index = *self.by_id.entry(id).or_insert_with(|| {
+            if self.used == self.lists.len() {
+                self.lists.push((slot.clone(), Vec::new()));
+            } else {
+                self.lists[self.used].0 = slot.clone();
+            }
+            self.used += 1;
+            self.used - 1
+        });
+        self.lists[index].1.push(item.clone());
+    }
+
+    /// Hands every subscriber its matches; returns how many overflowed.
+    fn deliver(&mut self) -> u64 {
+        let mut overflowed = 0;
+        for (slot, items) in &mut self.lists[..self.used] {
+            overflowed += slot.offer_many(items);
+            items.clear();
+        }
+        self.by_id.clear();
+        self.used = 0;
         overflowed
     }
 }
@@ -155,7 +200,7 @@ impl Registry {
 /// State shared by the feeder, the subscriptions and the [`Bus`] handle.
 #[derive(Debug)]
 struct Inner {
-    reader: Arc<LogReader>,
+    source: Arc<dyn EventSource>,
     config: BusConfig,
     registry: Mutex<Registry>,
     /// Every event below this position has been offered to every subscriber.
@@ -193,10 +238,15 @@ impl Bus {
     /// Starts the feeder at the log's current size: subscribers starting earlier read the log
     /// first and rejoin the feeder.
     pub fn start(reader: Arc<LogReader>, config: BusConfig) -> Result<Self, BusError> {
+        Self::start_on(reader, config)
+    }
+
+    /// [`start`](Self::start) on any [`EventSource`].
+    pub fn start_on(source: Arc<dyn EventSource>, config: BusConfig) -> Result<Self, BusError> {
         let inner = Arc::new(Inner {
-            feeder_done: AtomicU64::new(reader.size()),
+            feeder_done: AtomicU64::new(source.size()),
             catchups: AtomicU64::new(0),
-            reader,
+            source,
             config,
             registry: Mutex::new(Registry::default()),
             stop: AtomicBool::new(false),
@@ -227,7 +277,7 @@ impl Bus {
         }
         let start = match start {
             Start::Seq(n) => n,
-            Start::Now => self.inner.reader.size(),
+            Start::Now => self.inner.source.size(),
         };
         let mut registry = self.inner.registry();
         // The feeder offers under this lock, so `feeder_done` is exact here.
@@ -270,7 +320,7 @@ impl Bus {
     /// Stops the feeder and closes every subscription (each still gets what it was sent).
     pub fn stop(&self) {
         self.inner.stop.store(true, Ordering::Release);
-        self.inner.reader.notify_waiters();
+        self.inner.source.notify_waiters();
         let feeder = self.feeder.lock().unwrap_or_else(|p| p.into_inner()).take();
         if let Some(feeder) = feeder
             && feeder.join().is_err()
@@ -303,28 +353,21 @@ fn feed(inner: &Inner) {
 fn feed_loop(inner: &Inner) -> Result<(), LogError> {
     let poll = Duration::from_millis(inner.config.poll_interval_ms.max(1));
     let mut next = inner.feeder_done.load(Ordering::Acquire);
+    let mut items = Vec::new();
+    let mut matches = Matches::default();
     while !inner.stop.load(Ordering::Acquire) {
-        let size = inner.reader.wait_for_size(next + 1, poll);
+        let size = inner.source.wait_for_size(next + 1, poll);
         while next < size && !inner.stop.load(Ordering::Acquire) {
             let end = size.min(next + inner.config.feeder_chunk_events_max.max(1));
-            // Decode outside the registry lock; offer under it.
-            let mut items = Vec::with_capacity((end - next) as usize);
+            // Read outside the registry lock; match and hand over under it.
+            items.clear();
             for seq in next..end {
-                let event = inner.reader.event(seq)?;
-                items.push(Arc::new(BusItem {
-                    seq,
-                    op: event.op,
-                    quad: event.quad,
-                    time: event.time,
-                    ends_transaction: inner.reader.ends_transaction(seq)?,
-                }));
+                items.push(inner.source.item(seq)?);
             }
             let registry = inner.registry();
-            let mut overflowed = 0;
-            for item in &items {
-                overflowed += registry.offer(item);
-                inner.feeder_done.store(item.seq + 1, Ordering::Release);
-            }
+            registry.gather(&items, &mut matches);
+            let overflowed = matches.deliver();
+            inner.feeder_done.store(end, Ordering::Release);
             drop(registry);
             if overflowed > 0 {
                 inner.catchups.fetch_add(overflowed, Ordering::Relaxed);

@@ -38,6 +38,8 @@ struct State {
     buffer: VecDeque<Arc<BusItem>>,
     /// The bus stopped: `Some(reason)` once no more events will come.
     closed: Option<String>,
+    /// The receiver sleeps on the condvar: only then does the feeder pay for a wake-up.
+    waiting: bool,
 }
 
 /// The part of a subscriber the feeder sees.
@@ -65,6 +67,7 @@ impl SubscriberSlot {
                 mode,
                 buffer: VecDeque::new(),
                 closed: None,
+                waiting: false,
             }),
             ready: Condvar::new(),
             buffer_events_max: max.max(1),
@@ -75,16 +78,31 @@ impl SubscriberSlot {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Called by the feeder, in log order, for each event matching the pattern. Never blocks
-    /// on the receiver beyond this short lock. Returns whether the subscriber overflowed.
-    pub(super) fn offer(&self, item: &Arc<BusItem>) -> bool {
-        let mut overflowed = false;
+    /// Called by the feeder, in log order, with the events of one chunk matching the pattern.
+    /// Never blocks on the receiver beyond this short lock. Returns how many times the
+    /// subscriber overflowed.
+    pub(super) fn offer_many(&self, items: &[Arc<BusItem>]) -> u64 {
         let mut guard = self.lock();
         let state = &mut *guard;
+        let overflowed = items
+            .iter()
+            .filter(|item| self.offer_one(state, item))
+            .count() as u64;
+        let wake = state.waiting;
+        drop(guard);
+        if wake {
+            self.ready.notify_one();
+        }
+        overflowed
+    }
+
+    /// One event into the state machine of the module docs; whether it overflowed.
+    fn offer_one(&self, state: &mut State, item: &Arc<BusItem>) -> bool {
         match &mut state.mode {
             Mode::Live => {
                 if state.buffer.len() < self.buffer_events_max {
                     state.buffer.push_back(item.clone());
+                    false
                 } else {
                     // Overflow: the receiver re-reads everything it has not taken from the log.
                     let cursor = state.buffer.front().map_or(item.seq, |i| i.seq);
@@ -93,7 +111,7 @@ impl SubscriberSlot {
                         cursor,
                         live_from: None,
                     };
-                    overflowed = true;
+                    true
                 }
             }
             Mode::CatchUp { cursor, live_from } => {
@@ -105,22 +123,21 @@ impl SubscriberSlot {
                     None => {
                         *live_from = Some(item.seq);
                         state.buffer.push_back(item.clone());
+                        false
                     }
                     Some(_) if state.buffer.len() < self.buffer_events_max => {
                         state.buffer.push_back(item.clone());
+                        false
                     }
                     Some(_) => {
                         // Still behind: the whole buffer lies at or after the cursor.
                         state.buffer.clear();
                         *live_from = None;
-                        overflowed = true;
+                        true
                     }
                 }
             }
         }
-        drop(guard);
-        self.ready.notify_one();
-        overflowed
     }
 
     pub(super) fn close(&self, reason: &str) {
@@ -196,14 +213,55 @@ impl Subscription {
                         Some(_) => return Ok(None),
                         None => Duration::from_secs(3600),
                     };
+                    state.waiting = true;
                     state = match self.slot.ready.wait_timeout(state, left) {
                         Ok((g, _)) => g,
                         Err(p) => p.into_inner().0,
                     };
+                    state.waiting = false;
                     drop(state);
                 }
             }
         }
+    }
+
+    /// Appends up to `max` next events to `out`, waiting up to `timeout` for the first; the
+    /// rest are only those already there. Returns how many were appended (0 on timeout).
+    /// One lock hands over a whole run of buffered events, which is what a busy subscriber
+    /// wants.
+    pub fn recv_many(
+        &mut self,
+        out: &mut Vec<Arc<BusItem>>,
+        max: usize,
+        timeout: Duration,
+    ) -> Result<usize, BusError> {
+        if max == 0 {
+            return Ok(0);
+        }
+        let Some(first) = self.recv_timeout(timeout)? else {
+            return Ok(0);
+        };
+        out.push(first);
+        let mut taken = 1;
+        while taken < max {
+            if let Some(item) = self.pending.pop_front() {
+                out.push(item);
+                taken += 1;
+                continue;
+            }
+            let mut state = self.slot.lock();
+            let available = match state.mode {
+                Mode::Live => state.buffer.len().min(max - taken),
+                // Catching up: the next call reads the log.
+                Mode::CatchUp { .. } => 0,
+            };
+            if available == 0 {
+                break;
+            }
+            out.extend(state.buffer.drain(..available));
+            taken += available;
+        }
+        Ok(taken)
     }
 
     fn has_work(&self, state: &State) -> bool {
@@ -241,18 +299,10 @@ impl Subscription {
 
     /// Reads `[from, to)` from the log into `pending`, then moves the cursor to `to`.
     fn read_log(&mut self, from: u64, to: u64) -> Result<(), BusError> {
-        let reader = &self.inner.reader;
         for seq in from..to {
-            let event = reader.event(seq)?;
-            if self.slot.pattern.matches(event.op, &event.quad) {
-                let ends_transaction = reader.ends_transaction(seq)?;
-                self.pending.push_back(Arc::new(BusItem {
-                    seq,
-                    op: event.op,
-                    quad: event.quad,
-                    time: event.time,
-                    ends_transaction,
-                }));
+            let item = self.inner.source.item(seq)?;
+            if self.slot.pattern.matches(item.op, &item.quad) {
+                self.pending.push_back(item);
             }
         }
         let mut state = self.slot.lock();
