@@ -162,10 +162,29 @@ impl Registry {
     }
 }
 
+/// Subscriber ids are small counters the bus hands out itself: they need no hashing against
+/// collision attacks, and the lookup runs once per matching event.
+#[derive(Debug, Default)]
+struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8) | u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
 /// One chunk's matches per subscriber; reused across chunks to keep its allocations.
 #[derive(Debug, Default)]
 struct Matches {
-    by_id: HashMap<u64, usize>,
+    by_id: HashMap<u64, usize, std::hash::BuildHasherDefault<IdHasher>>,
     lists: Vec<(Arc<SubscriberSlot>, Vec<Arc<BusItem>>)>,
     used: usize,
 }
