@@ -29,6 +29,12 @@ use crate::event::Op;
 /// larger touches too much of the graph at once to be validated here.
 pub const CONTEXT_TRIPLES_MAX: usize = 2_000_000;
 
+/// Most incoming edges of one node read in a single scan when looking for edges along several
+/// predicates. One scan replaces a seek per predicate (the larger part of building a context);
+/// past this many edges — a class with its instances, a common literal — the scan stops and
+/// one seek per predicate reads only what is needed.
+const INCOMING_SCAN_EDGES_MAX: usize = 64;
+
 /// The default graph after a batch, around the nodes the batch affects.
 #[derive(Debug, Default)]
 pub struct Context {
@@ -147,13 +153,63 @@ impl View<'_> {
         Ok(out)
     }
 
-    /// Triples `?x p n` after the batch.
-    fn incoming(&self, n: &Term, p: &NamedNode) -> Result<Vec<Triple>, ShapesError> {
-        let mut out = self.lookup(None, Some(p), Some(n.as_ref()))?;
+    /// Triples `?x p n` for every `p` in `predicates`, after the batch.
+    fn incoming(
+        &self,
+        n: &Term,
+        predicates: &HashSet<NamedNode>,
+    ) -> Result<Vec<Triple>, ShapesError> {
+        let mut out = match self.incoming_by_scan(n, predicates)? {
+            Some(found) => found,
+            None => {
+                let mut found = Vec::new();
+                for p in predicates {
+                    found.extend(self.lookup(None, Some(p), Some(n.as_ref()))?);
+                }
+                found
+            }
+        };
         if let Some(added) = self.delta.added_by_object.get(n) {
-            out.extend(added.iter().filter(|t| &t.predicate == p).cloned());
+            out.extend(
+                added
+                    .iter()
+                    .filter(|t| predicates.contains(&t.predicate))
+                    .cloned(),
+            );
         }
         Ok(out)
+    }
+
+    /// The stored part of [`incoming`](Self::incoming) from one scan of `n`'s incoming edges;
+    /// `None` when there are too many (or only one predicate, where a seek is best anyway).
+    fn incoming_by_scan(
+        &self,
+        n: &Term,
+        predicates: &HashSet<NamedNode>,
+    ) -> Result<Option<Vec<Triple>>, ShapesError> {
+        if predicates.len() < 2 {
+            return Ok(None);
+        }
+        let mut out = Vec::new();
+        let scan = self.store.quads_for_pattern(
+            None,
+            None,
+            Some(n.as_ref()),
+            Some(GraphNameRef::DefaultGraph),
+        );
+        for (read, quad) in scan.enumerate() {
+            if read == INCOMING_SCAN_EDGES_MAX {
+                return Ok(None);
+            }
+            let quad = quad.map_err(|e| ShapesError::Store(e.to_string()))?;
+            if predicates.contains(&quad.predicate) {
+                let t = Triple::new(quad.subject, quad.predicate, quad.object);
+                if !self.delta.removed.contains(&t) {
+                    out.push(t);
+                }
+            }
+        }
+        Ok(Some(out))
     }
 }
 
@@ -202,10 +258,8 @@ pub fn build(
             continue;
         }
         let mut next = Vec::new();
-        for p in &plan.forward {
-            for t in view.incoming(&node, p)? {
-                next.push(Term::from(t.subject));
-            }
+        for t in view.incoming(&node, &plan.forward)? {
+            next.push(Term::from(t.subject));
         }
         if let Some(n) = as_node(&node) {
             for t in view.outgoing(&n)? {
@@ -239,11 +293,9 @@ pub fn build(
                 ctx.triples.insert(t);
             }
         }
-        for p in &plan.backward {
-            for t in view.incoming(&node, p)? {
-                next.push(Term::from(t.subject.clone()));
-                ctx.triples.insert(t);
-            }
+        for t in view.incoming(&node, &plan.backward)? {
+            next.push(Term::from(t.subject.clone()));
+            ctx.triples.insert(t);
         }
         check_size(ctx.triples.len())?;
         if depth < plan.hops {
