@@ -61,11 +61,6 @@ pub fn parse_rfc3339_ms(text: &str) -> Result<i64, TimeError> {
     let month = digits(b, 5, 2, "month")?;
     expect(b, 7, b"-", "'-'")?;
     let day = digits(b, 8, 2, "day")?;
-    if b.get(10) == Some(&b' ') {
-        return Err(err(
-            "expected 'T' at byte 10 (a '+' offset in a URL must be sent as %2B, or it reads as a space)",
-        ));
-    }
     expect(b, 10, b"Tt", "'T' between date and time")?;
     let hour = digits(b, 11, 2, "hour")?;
     expect(b, 13, b":", "':'")?;
@@ -89,6 +84,11 @@ pub fn parse_rfc3339_ms(text: &str) -> Result<i64, TimeError> {
         for _ in (at - start)..3 {
             millis *= 10;
         }
+    }
+    if b.get(at) == Some(&b' ') {
+        return Err(err(format!(
+            "expected 'Z' or a numeric offset at byte {at}, found a space (in a URL, send '+' as %2B)"
+        )));
     }
     let offset_minutes = match expect(b, at, b"Zz+-", "'Z' or a numeric offset")? {
         b'Z' | b'z' => {
