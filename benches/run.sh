@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The server benchmarks against the Oxigraph server, in one entry point:
-#   benches/run.sh [http_ingest|sparql_query|replay|admission|all]      (default: all)
+#   benches/run.sh [http_ingest|sparql_query|replay|admission|time_travel|all]      (default: all)
 # Installs wrk and the Oxigraph CLI first (benches/setup.sh, idempotent), builds with the bench
 # profile (release + debug info) into the shared target dir, then runs each bench in turn.
 # JSON lines on stdout (one per measurement, one summary per case); progress on stderr.
@@ -11,10 +11,10 @@ cd "$(dirname "$0")/.."
 bash benches/setup.sh
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/ledgraph/target}"
 case "${1:-all}" in
-  http_ingest | sparql_query | replay | admission) benches=("$1") ;;
-  all) benches=(http_ingest sparql_query replay admission) ;;
+  http_ingest | sparql_query | replay | admission | time_travel) benches=("$1") ;;
+  all) benches=(http_ingest sparql_query replay admission time_travel) ;;
   *)
-    echo "usage: benches/run.sh [http_ingest|sparql_query|replay|admission|all]" >&2
+    echo "usage: benches/run.sh [http_ingest|sparql_query|replay|admission|time_travel|all]" >&2
     exit 2
     ;;
 esac
