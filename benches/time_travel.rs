@@ -8,8 +8,8 @@
 //! the setup line reports how long that took and its size on disk). Then:
 //!
 //! - **asOf** (ledgraph): 10 point queries `SELECT ?p ?o WHERE { <s> ?p ?o }`, each for a
-//!   random subject at a random transaction boundary N, through `AsOfDataset` (open + evaluate
-//!   + read every solution), `LEDGRAPH_BENCH_RUNS` rounds. Figure: median and max latency.
+//!   random subject at a random transaction boundary N, through `AsOfDataset` (open, evaluate,
+//!   read every solution), `LEDGRAPH_BENCH_RUNS` rounds. Figure: median and max latency.
 //!   Target: under 1 s at 10M events for a query touching a handful of subjects.
 //! - **replay** (the peer: what a store without time travel must do): `replay --to N` into a
 //!   fresh directory (state only, bulk loader) and the same query on it,
