@@ -18,6 +18,7 @@ use ledgraph::store::projection::catch_up;
 use ledgraph::store::replay::{ReplayOptions, replay_from};
 use ledgraph::store::{GraphStore, ProjectionConfig};
 use oxigraph::sparql::{QueryResults, SparqlEvaluator};
+use oxrdf::vocab::xsd;
 use oxrdf::{GraphName, Literal, NamedNode, Quad, Term};
 
 const EX: &str = "https://example.org/";
@@ -31,12 +32,16 @@ fn iri(kind: &str, i: u64) -> NamedNode {
     NamedNode::new_unchecked(format!("{EX}{kind}{i}"))
 }
 
-/// Objects: a subject (so patterns chain) or a small integer (so FILTER compares).
+/// Objects: a subject (so patterns chain) or a small integer (so FILTER compares), sometimes
+/// written in a non-canonical form Oxigraph stores as the same value (`"01"^^xsd:integer`,
+/// `"1"^^xsd:int`), so adds and removes must match by value as the store does.
 fn object(rng: &mut Rng) -> Term {
-    if rng.range(0, 2) == 0 {
-        iri("s", rng.range(0, SUBJECTS)).into()
-    } else {
-        Literal::from(rng.range(0, 4) as i64).into()
+    let n = rng.range(0, 4);
+    match rng.range(0, 6) {
+        0..=2 => iri("s", rng.range(0, SUBJECTS)).into(),
+        3 => Literal::new_typed_literal(format!("0{n}"), xsd::INTEGER).into(),
+        4 => Literal::new_typed_literal(n.to_string(), xsd::INT).into(),
+        _ => Literal::from(n as i64).into(),
     }
 }
 
@@ -117,6 +122,9 @@ fn queries(rng: &mut Rng) -> Vec<String> {
         format!("ASK {{ {s} {p} {o} }}"),
         format!("CONSTRUCT {{ ?s {p} ?o }} WHERE {{ ?s {p} ?o }}"),
         format!("SELECT (COUNT(DISTINCT ?s) AS ?n) WHERE {{ GRAPH ?g {{ ?s {p} ?o }} }}"),
+        format!("DESCRIBE {s}"),
+        format!("SELECT ?s ?p ?o FROM {g} WHERE {{ ?s ?p ?o }}"),
+        format!("SELECT ?g ?s ?o FROM NAMED {g} WHERE {{ GRAPH ?g {{ ?s {p} ?o }} }}"),
     ]
 }
 

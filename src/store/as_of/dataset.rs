@@ -3,6 +3,12 @@
 //! See the parent module for the model and the cost of each kind of pattern. Terms are plain
 //! `oxrdf::Term`s (Oxigraph's own encoded terms are private): converting is cheap next to the
 //! index seeks and log reads a pattern costs.
+//!
+//! Terms are compared the way Oxigraph's store compares them: it keeps numeric, boolean and
+//! date/time literals as values, so `"01"^^xsd:integer`, `"1"^^xsd:int` and `1` are one term
+//! there (a `remove` of one deletes an `add` of another) and come back in canonical form.
+//! [`canonical`] applies the same mapping (spareval's value round trip, which mirrors
+//! Oxigraph's encoder) to every term read from the log or given by the query.
 
 use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
@@ -11,7 +17,7 @@ use std::sync::Arc;
 use oxigraph::sparql::CancellationToken;
 use oxigraph::store::{QuadIter, Store};
 use oxrdf::{GraphName, GraphNameRef, NamedNodeRef, NamedOrBlankNode, Quad, Term, TermRef};
-use spareval::{InternalQuad, QueryableDataset};
+use spareval::{ExpressionTerm, InternalQuad, QueryableDataset};
 
 use super::{AsOfError, AsOfLimits, AsOfSpec, resolve};
 use crate::event::Op;
@@ -92,7 +98,8 @@ impl AsOfDataset {
         let mut tail_by_subject: HashMap<Term, Vec<usize>> = HashMap::new();
         let mut tail_by_object: HashMap<Term, Vec<usize>> = HashMap::new();
         for seq in (indexed_end..size).rev() {
-            let event = log.event(seq)?;
+            let mut event = log.event(seq)?;
+            event.quad = canonical_quad(event.quad);
             let at = tail.len();
             tail_by_subject
                 .entry(event.quad.subject.clone().into())
@@ -207,6 +214,19 @@ impl Pattern {
     }
 }
 
+/// `term` as Oxigraph's store would give it back (see the module docs).
+fn canonical(term: Term) -> Term {
+    match term {
+        Term::Literal(_) => Term::from(ExpressionTerm::from(term)),
+        other => other,
+    }
+}
+
+fn canonical_quad(mut q: Quad) -> Quad {
+    q.object = canonical(q.object);
+    q
+}
+
 fn row(q: Quad) -> Row {
     let graph_name = graph_term(&q.graph_name);
     InternalQuad {
@@ -270,8 +290,9 @@ impl Inner {
         for (i, seq) in seqs.into_iter().enumerate() {
             self.check_cancel(i)?;
             let event = self.log.event(seq)?;
-            if pattern.matches(&event.quad) {
-                latest.entry(event.quad).or_insert(event.op == Op::Add);
+            let quad = canonical_quad(event.quad);
+            if pattern.matches(&quad) {
+                latest.entry(quad).or_insert(event.op == Op::Add);
             }
         }
         out.extend(
@@ -403,12 +424,8 @@ impl Scan {
         let Some(subject) = self.subjects.as_mut().and_then(Iterator::next) else {
             return Ok(None);
         };
-        let pattern = Pattern {
-            s: Some(subject.clone()),
-            ..self.pattern.clone()
-        };
         self.inner
-            .keyed(&pattern, vocab::SUBJECT, &subject, usize::MAX)
+            .keyed(&self.pattern, vocab::SUBJECT, &subject, usize::MAX)
             .map(|rows| Some(rows.unwrap_or_default()))
     }
 }
@@ -438,7 +455,13 @@ impl Iterator for Scan {
 
 fn evaluate(inner: Rc<Inner>, pattern: Pattern) -> Box<dyn Iterator<Item = RowResult>> {
     if let Some((property, value)) = pattern.key() {
-        match inner.keyed(&pattern, property, value, inner.limits.candidate_events_max) {
+        // The scan goes subject by subject: for a bound subject it could do no better.
+        let candidates_max = if property == vocab::SUBJECT {
+            usize::MAX
+        } else {
+            inner.limits.candidate_events_max
+        };
+        match inner.keyed(&pattern, property, value, candidates_max) {
             Ok(Some(rows)) => return Box::new(rows.into_iter().map(Ok)),
             Ok(None) => {}
             Err(e) => return Box::new(std::iter::once(Err(e))),
@@ -485,7 +508,7 @@ impl<'a> QueryableDataset<'a> for AsOfDataset {
     }
 
     fn internalize_term(&self, term: Term) -> Result<Term, AsOfError> {
-        Ok(term)
+        Ok(canonical(term))
     }
 
     fn externalize_term(&self, term: Term) -> Result<Term, AsOfError> {

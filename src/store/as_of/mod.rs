@@ -15,7 +15,8 @@
 //! number is read off the event IRI `urn:ledgraph:event:SEQ`, no further lookup), reads those
 //! events from the log itself (one `pread` each, checked against its Merkle leaf) newest
 //! first, and keeps per quad the first op it sees. Patterns with no subject, object or graph
-//! bound, or whose key names more than [`AsOfLimits::candidate_events_max`] events, are
+//! bound, or whose object/graph/predicate key names more than
+//! [`AsOfLimits::candidate_events_max`] events, are
 //! answered by a lazy scan: the set of subjects the history names (from the `lg:subject`
 //! index), then each subject's history as above — memory is bounded by the number of distinct
 //! subjects plus one subject's history (Oxigraph does not promise an iteration order, so
@@ -58,8 +59,9 @@ pub struct AsOfLimits {
     /// (they are held in memory while it runs). Above it, the query must wait for the
     /// event-graph projection.
     pub unindexed_events_max: u64,
-    /// Most events one indexed lookup collects in memory before the pattern falls back to the
-    /// scan grouped by subject.
+    /// Most events one indexed lookup (by object, graph or predicate) collects in memory
+    /// before the pattern falls back to the subject-by-subject scan. A bound subject is not
+    /// limited: the scan could only do the same lookup again.
     pub candidate_events_max: usize,
 }
 
