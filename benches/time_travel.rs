@@ -169,10 +169,12 @@ fn one_size(events: u64, runs: usize, replays: usize, rng: &mut Seeded) -> Resul
     let limits = AsOfLimits::default();
     let mut latencies_ms = Vec::new();
     let mut answers = Vec::new();
+    let mut events_read = Vec::new();
     for run in 0..runs {
         for (size, s) in &cases {
             let started = Instant::now();
             let past = AsOfDataset::new(&store, reader.clone(), *size, &limits)?;
+            let reads = past.read_counter();
             let got = rows(
                 SparqlEvaluator::new()
                     .parse_query(&point_query(s))?
@@ -182,6 +184,7 @@ fn one_size(events: u64, runs: usize, replays: usize, rng: &mut Seeded) -> Resul
             latencies_ms.push(started.elapsed().as_secs_f64() * 1e3);
             if run == 0 {
                 answers.push(got);
+                events_read.push(reads.events() as f64);
             }
         }
     }
@@ -198,6 +201,7 @@ fn one_size(events: u64, runs: usize, replays: usize, rng: &mut Seeded) -> Resul
             ("max_ms", json!(round(max_ms))),
             ("samples_ms", rounded(&latencies_ms)),
             ("rows", json!(answers.iter().map(Vec::len).sum::<usize>())),
+            ("log_records_read_per_query", rounded(&events_read)),
         ],
     );
 

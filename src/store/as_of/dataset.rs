@@ -10,6 +10,7 @@
 //! [`canonical`] applies the same mapping (spareval's value round trip, which mirrors
 //! Oxigraph's encoder) to every term read from the log or given by the query.
 
+use std::cell::Cell;
 use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 use std::sync::Arc;
@@ -43,6 +44,30 @@ struct Inner {
     tail_by_object: HashMap<Term, Vec<usize>>,
     limits: AsOfLimits,
     cancel: Option<CancellationToken>,
+    reads: Rc<ReadCounts>,
+}
+
+#[derive(Debug, Default)]
+struct ReadCounts {
+    events: Cell<u64>,
+    index_entries: Cell<u64>,
+}
+
+/// What a dataset has read so far: log records and event-graph index entries. For tests and
+/// benchmarks that check a query's cost does not grow with the log.
+#[derive(Debug, Clone)]
+pub struct ReadCounter(Rc<ReadCounts>);
+
+impl ReadCounter {
+    /// Log records read (the unindexed tail included).
+    pub fn events(&self) -> u64 {
+        self.0.events.get()
+    }
+
+    /// Event-graph index entries visited.
+    pub fn index_entries(&self) -> u64 {
+        self.0.index_entries.get()
+    }
 }
 
 /// The state after events `0..size` of a log, for SPARQL evaluation with
@@ -94,6 +119,8 @@ impl AsOfDataset {
                 unindexed_max: limits.unindexed_events_max,
             });
         }
+        let reads = Rc::new(ReadCounts::default());
+        reads.events.set(size - indexed_end);
         let mut tail = Vec::with_capacity((size - indexed_end) as usize);
         let mut tail_by_subject: HashMap<Term, Vec<usize>> = HashMap::new();
         let mut tail_by_object: HashMap<Term, Vec<usize>> = HashMap::new();
@@ -122,6 +149,7 @@ impl AsOfDataset {
                 tail_by_object,
                 limits: limits.clone(),
                 cancel: None,
+                reads,
             }),
         })
     }
@@ -132,6 +160,11 @@ impl AsOfDataset {
             inner.cancel = Some(token);
         }
         self
+    }
+
+    /// A handle on what this dataset reads, still valid after it moved into a query.
+    pub fn read_counter(&self) -> ReadCounter {
+        ReadCounter(self.inner.reads.clone())
     }
 
     /// The log size this dataset shows the state at.
@@ -252,6 +285,20 @@ fn seq_of(node: &NamedOrBlankNode) -> Result<u64, AsOfError> {
 }
 
 impl Inner {
+    /// Event `seq` from the log, counted.
+    fn read_event(&self, seq: u64) -> Result<crate::event::Event, AsOfError> {
+        self.reads.events.set(self.reads.events.get() + 1);
+        Ok(self.log.event(seq)?)
+    }
+
+    /// Counts the `i`-th event-graph index entry of a loop, and checks for cancellation.
+    fn index_entry(&self, i: usize) -> Result<(), AsOfError> {
+        self.reads
+            .index_entries
+            .set(self.reads.index_entries.get() + 1);
+        self.check_cancel(i)
+    }
+
     fn check_cancel(&self, i: usize) -> Result<(), AsOfError> {
         if i % CANCEL_CHECK_EVENTS == 0 && self.cancel.as_ref().is_some_and(|c| c.is_cancelled()) {
             return Err(AsOfError::Cancelled);
@@ -289,7 +336,7 @@ impl Inner {
         seqs.dedup();
         for (i, seq) in seqs.into_iter().enumerate() {
             self.check_cancel(i)?;
-            let event = self.log.event(seq)?;
+            let event = self.read_event(seq)?;
             let quad = canonical_quad(event.quad);
             if pattern.matches(&quad) {
                 latest.entry(quad).or_insert(event.op == Op::Add);
@@ -315,7 +362,7 @@ impl Inner {
     ) -> Result<Option<Vec<Row>>, AsOfError> {
         let mut seqs = Vec::new();
         for (i, entry) in self.lookup(property, Some(value)).enumerate() {
-            self.check_cancel(i)?;
+            self.index_entry(i)?;
             let seq = seq_of(&entry?.subject)?;
             if seq < self.indexed_end {
                 if seqs.len() >= candidates_max {
@@ -347,9 +394,9 @@ impl Inner {
             return Ok(true);
         }
         for (i, entry) in self.lookup(vocab::GRAPH, Some(g)).enumerate() {
-            self.check_cancel(i)?;
+            self.index_entry(i)?;
             let seq = seq_of(&entry?.subject)?;
-            if seq < self.indexed_end && self.log.event(seq)?.op == Op::Add {
+            if seq < self.indexed_end && self.read_event(seq)?.op == Op::Add {
                 return Ok(true);
             }
         }
@@ -368,13 +415,13 @@ impl Inner {
             }
         }
         for (i, entry) in self.lookup(vocab::GRAPH, None).enumerate() {
-            self.check_cancel(i)?;
+            self.index_entry(i)?;
             let entry = entry?;
             if found.contains(&entry.object) || is_reserved_term(&entry.object) {
                 continue;
             }
             let seq = seq_of(&entry.subject)?;
-            if seq < self.indexed_end && self.log.event(seq)?.op == Op::Add {
+            if seq < self.indexed_end && self.read_event(seq)?.op == Op::Add {
                 found.insert(entry.object);
             }
         }
@@ -407,7 +454,7 @@ impl Scan {
     fn subjects(&self) -> Result<Vec<Term>, AsOfError> {
         let mut subjects: HashSet<Term> = self.inner.tail_by_subject.keys().cloned().collect();
         for (i, entry) in self.inner.lookup(vocab::SUBJECT, None).enumerate() {
-            self.inner.check_cancel(i)?;
+            self.inner.index_entry(i)?;
             let entry = entry?;
             if seq_of(&entry.subject)? < self.inner.indexed_end {
                 subjects.insert(entry.object);

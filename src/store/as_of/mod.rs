@@ -50,7 +50,7 @@ use oxigraph::store::StorageError;
 
 use crate::log::{LogError, LogReader};
 
-pub use dataset::AsOfDataset;
+pub use dataset::{AsOfDataset, ReadCounter};
 
 /// Limits of one time-travel query. Each carries its unit.
 #[derive(Debug, Clone)]
