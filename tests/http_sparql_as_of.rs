@@ -65,6 +65,14 @@ async fn as_of_answers_for_the_state_at_that_log_size_and_names_it() {
         .await;
     assert_eq!(objects(&now), [o("o3")]);
     assert_eq!(now.header("ledgraph-as-of"), None, "no asOf, no header");
+    let metrics = server.get("/metrics").await.text();
+    let counted = metrics
+        .lines()
+        .find(|l| l.starts_with("ledgraph_as_of_queries_total "))
+        .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok());
+    // The recorder is process-wide: other tests in this binary count too.
+    assert!(counted.is_some_and(|n| n >= 4.0), "{metrics}");
+    assert!(metrics.contains("ledgraph_as_of_log_records_read"), "{metrics}");
     server.close().await;
 }
 

@@ -19,7 +19,7 @@ use oxigraph::sparql::CancellationToken;
 use super::{AppError, AppState};
 use crate::log::LogReader;
 use crate::store::GraphStore;
-use crate::store::as_of::{AsOfDataset, AsOfError, AsOfLimits, AsOfSpec, resolve};
+use crate::store::as_of::{AsOfDataset, AsOfError, AsOfLimits, AsOfSpec, ReadCounter, resolve};
 
 /// The response header naming the log size a time-travel query answered for.
 pub const AS_OF_HEADER: HeaderName = HeaderName::from_static("ledgraph-as-of");
@@ -79,6 +79,14 @@ pub fn dataset(
     AsOfDataset::new(store, log, size, limits)
         .map(|d| d.with_cancellation_token(cancel))
         .map_err(from_as_of)
+}
+
+/// Counts a time-travel query and what it read (`ledgraph_as_of_queries_total`,
+/// `ledgraph_as_of_log_records_read`): the records per query show whether queries stay on
+/// bound subjects or scan the history.
+pub fn record(reads: &ReadCounter) {
+    metrics::counter!("ledgraph_as_of_queries_total").increment(1);
+    metrics::histogram!("ledgraph_as_of_log_records_read").record(reads.events() as f64);
 }
 
 /// The `Ledgraph-As-Of` header for `size`.

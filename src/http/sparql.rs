@@ -321,18 +321,27 @@ async fn run_query(
     let as_of_limits = state.limits.as_of.clone();
     let token = cancel.clone();
     let started = std::time::Instant::now();
-    let rendered = with_time_limit(state, &cancel, move || {
-        let results = match as_of {
-            Some(size) => prepared
-                .on_queryable_dataset(as_of::dataset(&store, log, size, &as_of_limits, token)?)
-                .execute(),
-            None => prepared.on_store(store.oxigraph()).execute(),
-        };
-        render(
-            results.map_err(evaluation_error)?,
-            result_format,
-            graph_format,
-        )
+    let rendered = with_time_limit(state, &cancel, move || match as_of {
+        Some(size) => {
+            let past = as_of::dataset(&store, log, size, &as_of_limits, token)?;
+            let reads = past.read_counter();
+            let results = prepared.on_queryable_dataset(past).execute();
+            let rendered = render(
+                results.map_err(evaluation_error)?,
+                result_format,
+                graph_format,
+            );
+            as_of::record(&reads);
+            rendered
+        }
+        None => {
+            let results = prepared.on_store(store.oxigraph()).execute();
+            render(
+                results.map_err(evaluation_error)?,
+                result_format,
+                graph_format,
+            )
+        }
     })
     .await;
     metrics::histogram!("ledgraph_query_seconds").record(started.elapsed().as_secs_f64());
