@@ -72,7 +72,10 @@ async fn as_of_answers_for_the_state_at_that_log_size_and_names_it() {
         .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok());
     // The recorder is process-wide: other tests in this binary count too.
     assert!(counted.is_some_and(|n| n >= 4.0), "{metrics}");
-    assert!(metrics.contains("ledgraph_as_of_log_records_read"), "{metrics}");
+    assert!(
+        metrics.contains("ledgraph_as_of_log_records_read"),
+        "{metrics}"
+    );
     server.close().await;
 }
 

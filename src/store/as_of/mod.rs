@@ -9,7 +9,7 @@
 //!
 //! **How a pattern is answered.** The event graph (`urn:ledgraph:log`, see
 //! [`super::event_graph`]) is an index of the log kept by Oxigraph: `?e lg:subject <s>` finds
-//! every event whose triple has subject `s` with one range scan of Oxigraph's POS index. The
+//! every event whose triple has subject `s` with one range scan of Oxigraph's GPOS index. The
 //! dataset picks the most selective bound term of the pattern — subject, then object, then
 //! named graph, then predicate — collects the events naming it with `seq < N` (the sequence
 //! number is read off the event IRI `urn:ledgraph:event:SEQ`, no further lookup), reads those
