@@ -211,3 +211,56 @@ fn a_damaged_cursor_exits_with_the_verification_code() {
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out, dir.path()));
     assert!(stderr(&out, dir.path()).contains("corruption"));
 }
+
+#[test]
+fn query_as_of_prints_the_state_at_that_log_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = data_with_log(dir.path());
+    let names_at = |as_of: &str| {
+        let out = ok(ledgraph(
+            &data,
+            &["query", "--as-of", as_of, "--format", "csv", NAMES],
+        ));
+        assert!(
+            stderr(&out, dir.path()).contains("as of log size"),
+            "{}",
+            stderr(&out, dir.path())
+        );
+        stdout(&out)
+    };
+    assert_eq!(names_at("0"), "s,name\r\n");
+    assert_eq!(
+        names_at("3"),
+        "s,name\r\nhttps://e.org/a,Alice\r\nhttps://e.org/b,\"Bob, \"\"the\"\" builder\"\r\n"
+    );
+    assert_eq!(names_at("5"), ok_now(&data));
+    assert_eq!(names_at("2999-01-01T00:00:00Z"), ok_now(&data));
+    assert_eq!(names_at("1970-01-01T00:00:00Z"), "s,name\r\n");
+}
+
+fn ok_now(data: &Path) -> String {
+    stdout(&ok(ledgraph(data, &["query", "--format", "csv", NAMES])))
+}
+
+#[test]
+fn query_as_of_refuses_a_malformed_or_impossible_value_in_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = data_with_log(dir.path());
+    for (as_of, message) in [
+        ("abc", "neither a log size"),
+        ("-1", "neither a log size"),
+        ("9", "beyond the log"),
+        ("1", "split the transaction"),
+        ("2026-02-30T00:00:00Z", "not a calendar date"),
+    ] {
+        let flag = format!("--as-of={as_of}");
+        let out = ledgraph(&data, &["query", &flag, "ASK {}"]);
+        assert_eq!(out.status.code(), Some(1), "{as_of}");
+        let err = stderr(&out, dir.path());
+        assert_eq!(err.lines().count(), 1, "{as_of}: {err}");
+        assert!(
+            err.starts_with("error:") && err.contains(message),
+            "{as_of}: {err}"
+        );
+    }
+}

@@ -351,24 +351,35 @@ impl QueryOutputFormat {
     }
 }
 
-/// `ledgraph query --server URL QUERY`: runs a query over the SPARQL 1.1 Protocol and prints
-/// the results in `format` (GET for short queries, POST `application/sparql-query` otherwise).
+/// `ledgraph query --server URL QUERY [--as-of SEQ|TIME]`: runs a query over the SPARQL 1.1
+/// Protocol and prints the results in `format` (GET for short queries, POST
+/// `application/sparql-query` otherwise); `as_of` becomes the `asOf` parameter.
 pub fn query_remote(
     server: &str,
     query: &str,
     format: QueryOutputFormat,
     token: Option<&str>,
+    as_of: Option<&str>,
 ) -> anyhow::Result<()> {
     let client = Client::new(server, token)?;
     let encoded_len: usize = query
         .bytes()
         .map(|b| if b.is_ascii_alphanumeric() { 1 } else { 3 })
         .sum();
+    let mut params = vec![("query", query.to_owned())];
+    let mut post_path = "/sparql".to_owned();
+    if let Some(as_of) = as_of {
+        params.push(("asOf", as_of.to_owned()));
+        post_path = format!(
+            "/sparql?asOf={}",
+            form_urlencoded::byte_serialize(as_of.as_bytes()).collect::<String>()
+        );
+    }
     let mut response = if encoded_len <= QUERY_GET_BYTES_MAX {
-        client.get("/sparql", &[("query", query.to_owned())], format.accept())?
+        client.get("/sparql", &params, format.accept())?
     } else {
         client.post(
-            "/sparql",
+            &post_path,
             "application/sparql-query",
             query.as_bytes(),
             format.accept(),

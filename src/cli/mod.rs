@@ -6,6 +6,7 @@
 //! server audited with `verify-remote`). `publish`, `query --server` and `verify-remote` are
 //! HTTP clients of a running server ([`client`]).
 
+mod as_of_cmd;
 pub mod client;
 mod log_cmd;
 mod serve;
@@ -121,6 +122,10 @@ pub enum Command {
         /// Bearer token with the read scope.
         #[arg(long, env = "LEDGRAPH_TOKEN", hide_env_values = true)]
         token: Option<String>,
+        /// Evaluate on the state at this log size (a transaction boundary), or after every
+        /// transaction committed by this RFC 3339 time (docs/time-travel.md).
+        #[arg(long = "as-of", value_name = "SEQ|TIME")]
+        as_of: Option<String>,
     },
     /// Print a server's committed events matching a pattern as they commit (GET /v1/subscribe):
     /// one JSON object (or RDF Patch row) per line.
@@ -281,6 +286,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             server,
             format,
             token,
+            as_of,
         } => {
             let query = if query == "-" {
                 std::io::read_to_string(std::io::stdin()).context("reading the query from stdin")?
@@ -288,8 +294,17 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 query
             };
             match server {
-                Some(server) => client::query_remote(&server, &query, format, token.as_deref()),
-                None => store_cmd::run_query(&data, &query, format),
+                Some(server) => client::query_remote(
+                    &server,
+                    &query,
+                    format,
+                    token.as_deref(),
+                    as_of.as_deref(),
+                ),
+                None => match as_of {
+                    Some(as_of) => as_of_cmd::run_query_as_of(&data, &query, format, &as_of),
+                    None => store_cmd::run_query(&data, &query, format),
+                },
             }
         }
         Command::VerifyRemote {

@@ -9,6 +9,7 @@
 //! itself: `event::input` and `store` do.
 
 pub mod admission;
+pub mod as_of;
 pub mod auth;
 mod error;
 mod graph_store;
@@ -56,6 +57,8 @@ pub struct Limits {
     pub subscribers_per_token_max: usize,
     /// Longest subject, predicate or object in a subscription pattern (400 above).
     pub subscribe_term_bytes_max: usize,
+    /// Limits of `asOf` queries (time travel).
+    pub as_of: crate::store::as_of::AsOfLimits,
 }
 
 impl Default for Limits {
@@ -68,6 +71,7 @@ impl Default for Limits {
             state_wait_ms: 30_000,
             subscribers_per_token_max: 64,
             subscribe_term_bytes_max: 4_096,
+            as_of: crate::store::as_of::AsOfLimits::default(),
         }
     }
 }

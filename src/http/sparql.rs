@@ -6,7 +6,7 @@
 //! store: under the write gate, once the state has caught up with the log, `store::update_delta`
 //! computes the changes it would make and they are appended as one transaction, so every
 //! change is signed and replayable; the state projection then applies them. A bare GET returns
-//! the service description.
+//! the service description. `asOf` ([`super::as_of`]) evaluates a query on a past state.
 
 use std::time::Duration;
 
@@ -22,7 +22,7 @@ use super::auth::Scope;
 use super::error::{AppError, Body};
 use super::graph_store::GRAPH_FORMATS;
 use super::publish::{Appended, append_changes, new_skolemizer, now_ms};
-use super::{AppState, media};
+use super::{AppState, as_of, media};
 
 const SERVICE_DESCRIPTION_TTL: &str = include_str!("../../ontology/service-description.ttl");
 /// The placeholder the service description uses for the endpoint's own IRI.
@@ -47,6 +47,7 @@ struct Params {
     named_graph_uri: Vec<String>,
     using_graph_uri: Vec<String>,
     using_named_graph_uri: Vec<String>,
+    as_of: Vec<String>,
 }
 
 impl Params {
@@ -61,6 +62,7 @@ impl Params {
                 "named-graph-uri" => p.named_graph_uri.push(value),
                 "using-graph-uri" => p.using_graph_uri.push(value),
                 "using-named-graph-uri" => p.using_named_graph_uri.push(value),
+                as_of::AS_OF_PARAM => p.as_of.push(value),
                 _ => {}
             }
         }
@@ -125,6 +127,9 @@ pub async fn get_query(
     let mut params = Params::from_raw(raw.as_deref());
     let base = endpoint_iri(&headers, uri.path());
     match operation(&mut params)? {
+        Operation::ServiceDescription if !params.as_of.is_empty() => {
+            Err(AppError::bad_request("asOf needs a \"query\" parameter"))
+        }
         Operation::ServiceDescription => service_description(&state, &headers, &base),
         Operation::Query(q) => run_query(&state, &headers, q, &params, &base).await,
         Operation::Update(_) => Err(AppError::MethodNotAllowed(
@@ -179,7 +184,7 @@ async fn post_operation(
         String::from_utf8(body.to_vec())
             .map_err(|_| AppError::bad_request("the request body is not valid UTF-8"))
     };
-    let (op, params) = match media_type.as_str() {
+    let (op, mut params) = match media_type.as_str() {
         "application/x-www-form-urlencoded" => {
             let mut params = Params::parse(&body);
             (operation(&mut params)?, params)
@@ -206,7 +211,14 @@ async fn post_operation(
             )));
         }
     };
+    if media_type == "application/x-www-form-urlencoded" {
+        // `asOf` may ride in the URL of a form POST too.
+        params.as_of.extend(Params::from_raw(raw.as_deref()).as_of);
+    }
     match op {
+        Operation::Update(_) | Operation::ServiceDescription if !params.as_of.is_empty() => Err(
+            AppError::bad_request("asOf applies to queries only: the past cannot be updated"),
+        ),
         Operation::Query(_) if accepts == Accepts::UpdateOnly => Err(AppError::bad_request(
             "this endpoint takes updates only; send queries to /sparql or /query",
         )),
@@ -296,24 +308,58 @@ async fn run_query(
     }
     let result_format = media::negotiate(headers, RESULT_FORMATS);
     let graph_format = media::negotiate(headers, GRAPH_FORMATS);
-    wait_for_state(state).await?;
+    let as_of = match as_of::single(&params.as_of)? {
+        Some(value) => Some(as_of::prepare(state, value).await?),
+        // Time travel reads the log and the event graph, not the state: no need to wait for it.
+        None => {
+            wait_for_state(state).await?;
+            None
+        }
+    };
     let store = state.store.clone();
+    let log = state.log.reader().clone();
+    let as_of_limits = state.limits.as_of.clone();
+    let token = cancel.clone();
     let started = std::time::Instant::now();
-    let rendered = with_time_limit(state, &cancel, move || {
-        let results = prepared
-            .on_store(store.oxigraph())
-            .execute()
-            .map_err(evaluation_error)?;
-        render(results, result_format, graph_format)
+    let rendered = with_time_limit(state, &cancel, move || match as_of {
+        Some(size) => {
+            let past = as_of::dataset(&store, log, size, &as_of_limits, token)?;
+            let reads = past.read_counter();
+            let results = prepared.on_queryable_dataset(past).execute();
+            let rendered = render(
+                results.map_err(evaluation_error)?,
+                result_format,
+                graph_format,
+            );
+            as_of::record(&reads);
+            rendered
+        }
+        None => {
+            let results = prepared.on_store(store.oxigraph()).execute();
+            render(
+                results.map_err(evaluation_error)?,
+                result_format,
+                graph_format,
+            )
+        }
     })
     .await;
     metrics::histogram!("ledgraph_query_seconds").record(started.elapsed().as_secs_f64());
     let rendered = rendered?;
-    Ok(([(header::CONTENT_TYPE, rendered.media_type)], rendered.body).into_response())
+    let mut response =
+        ([(header::CONTENT_TYPE, rendered.media_type)], rendered.body).into_response();
+    if let Some(size) = as_of {
+        let (name, value) = as_of::header(size);
+        response.headers_mut().insert(name, value);
+    }
+    Ok(response)
 }
 
 fn evaluation_error(e: oxigraph::sparql::QueryEvaluationError) -> AppError {
     use oxigraph::sparql::QueryEvaluationError as E;
+    if let Some(error) = as_of::from_evaluation(&e) {
+        return error;
+    }
     match e {
         E::Cancelled => AppError::Unavailable("the query was cancelled".into()),
         E::Service(_) | E::UnsupportedService(_) => {

@@ -19,6 +19,7 @@
 //! ([`hash`]). This module does not serve HTTP or decide admission; it knows the log only
 //! through [`LogReader`](crate::log::LogReader).
 
+pub mod as_of;
 mod batch;
 pub mod cursor;
 pub mod event_graph;

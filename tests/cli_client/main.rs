@@ -286,6 +286,36 @@ fn long_queries_are_posted_and_errors_show_the_servers_position() {
     );
 }
 
+#[test]
+fn query_as_of_sends_the_as_of_parameter_by_get_and_post() {
+    let dir = tempfile::tempdir().unwrap();
+    let (url, mock, _rt) = serve(&dir.path().join("server"));
+    let time = "2026-11-23T20:00:00+01:00";
+    let out = ledgraph(&[
+        "query",
+        "--server",
+        &url,
+        "--as-of",
+        time,
+        "ASK { ?s ?p ?o }",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let last = mock.seen.lock().unwrap().last().cloned().unwrap();
+    assert_eq!(last.method, "GET");
+    assert_eq!(
+        last.query.get("asOf").map(String::as_str),
+        Some(time),
+        "the '+' survives the URL"
+    );
+    let long = format!("SELECT * WHERE {{ ?s ?p ?o }} # {}", "x".repeat(3_000));
+    let out = ledgraph(&["query", "--server", &url, "--as-of", time, &long]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let last = mock.seen.lock().unwrap().last().cloned().unwrap();
+    assert_eq!(last.method, "POST");
+    assert_eq!(last.query.get("asOf").map(String::as_str), Some(time));
+    assert_eq!(last.body, long.as_bytes());
+}
+
 fn vkey_file(dir: &Path) -> String {
     write(
         dir,
