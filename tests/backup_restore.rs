@@ -441,3 +441,89 @@ fn count_triples(store: &GraphStore) -> String {
         other => panic!("count: {other:?}"),
     }
 }
+
+/// The HTTP paths of both commands: `migrate --server` and `backup --server` against a real
+/// server on a local port, then a restore that holds the migration.
+#[test]
+fn a_running_server_is_migrated_and_backed_up_from_the_command_line() {
+    use ledgraph::http::server::{self, ServerConfig};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("data");
+    let mut config = ServerConfig::new(data.clone());
+    config.bind = "127.0.0.1:0".parse().expect("address");
+    let opened = server::open(&config).expect("open the server state");
+    let runtime = std::sync::Arc::new(tokio::runtime::Runtime::new().expect("runtime"));
+    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let serving = {
+        let runtime = runtime.clone();
+        std::thread::spawn(move || {
+            runtime.block_on(server::serve(
+                &config,
+                opened,
+                async move {
+                    let _ = stop_rx.await;
+                },
+                move |addr| {
+                    let _ = addr_tx.send(addr);
+                },
+            ))
+        })
+    };
+    let url = format!("http://{}", addr_rx.recv().expect("bound address"));
+    let migrations = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+    let migrations = migrations.to_str().expect("utf-8");
+
+    let out = ledgraph(&data, &["migrate", "--server", &url, "--dir", migrations]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout(&out).starts_with("applied 0001_work_order_priority"),
+        "{}",
+        stdout(&out)
+    );
+    let out = ledgraph(&data, &["migrate", "--server", &url, "--dir", migrations]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(stdout(&out), "up to date (1 migrations applied)\n");
+
+    let backup_dir = dir.path().join("backup");
+    let out = ledgraph(
+        &data,
+        &[
+            "backup",
+            backup_dir.to_str().expect("utf-8"),
+            "--server",
+            &url,
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let _ = stop_tx.send(());
+    serving
+        .join()
+        .expect("server thread")
+        .expect("server stopped cleanly");
+
+    let into = dir.path().join("restored");
+    let restored = restore(&backup_dir, &into, Some(&data.join("node.vkey"))).expect("restore");
+    let manifest = read_manifest(&backup_dir);
+    assert_eq!(restored.events, manifest.size);
+    let ask = "ASK { <https://example.org/plant#wo-1001> <https://example.org/plant#priority> \"normal\" }";
+    let out = ledgraph(&into, &["query", ask]);
+    assert_eq!(
+        stdout(&out).trim(),
+        "true",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
