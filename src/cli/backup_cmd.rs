@@ -14,7 +14,7 @@
 //! its size. Any failure — one flipped byte anywhere, a missing or truncated file, a file too
 //! many — refuses the backup (exit code 3) and writes nothing. Then the files are copied into
 //! an empty directory, the log is opened (rebuilding its index and tree) and the store is
-//! replayed from it, state and event graph.
+//! replayed from it, state and event graph; if that fails, the directory is emptied again.
 
 use std::io::Write;
 use std::path::{Component, Path, PathBuf};
@@ -230,6 +230,26 @@ pub fn restore(backup: &Path, into: &Path, vkey: Option<&Path>) -> anyhow::Resul
     let manifest = read_manifest(backup).map_err(refused)?;
     let verifier = backup_verifier(backup, vkey).map_err(refused)?;
     let report = check_backup(backup, &manifest, &verifier).map_err(refused)?;
+    let existed = into.exists();
+    let restored = restore_verified(backup, into, &manifest);
+    if restored.is_err() {
+        // `into` was absent or empty: everything in it is ours. Leave it as it was, so the
+        // restore can simply be run again.
+        let _ = std::fs::remove_dir_all(into);
+        if existed {
+            let _ = std::fs::create_dir(into);
+        }
+    }
+    let dataset_hash = restored?;
+    Ok(Restored {
+        events: report.events,
+        root: report.root,
+        dataset_hash,
+    })
+}
+
+/// Copies a verified backup into `into` and rebuilds the store; returns its dataset hash.
+fn restore_verified(backup: &Path, into: &Path, manifest: &Manifest) -> anyhow::Result<[u8; 32]> {
     std::fs::create_dir_all(into).with_context(|| format!("creating {}", into.display()))?;
     for file in &manifest.files {
         let to = into.join(&file.path);
@@ -254,12 +274,7 @@ pub fn restore(backup: &Path, into: &Path, vkey: Option<&Path>) -> anyhow::Resul
     replay_from(&log, &store_dir(into), options, &progress)?;
     bar.finish_and_clear();
     log.close()?;
-    let store = GraphStore::open_read_only(&store_dir(into))?;
-    Ok(Restored {
-        events: report.events,
-        root: report.root,
-        dataset_hash: store.dataset_hash()?,
-    })
+    Ok(GraphStore::open_read_only(&store_dir(into))?.dataset_hash()?)
 }
 
 fn read_manifest(backup: &Path) -> Result<Manifest, String> {
