@@ -263,3 +263,29 @@ fn migrate_from_the_command_line_applies_once_and_refuses_an_edit() {
         "{stderr}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_posts_of_one_migration_apply_it_once() {
+    let server = demo_server(false).await;
+    let before = server.log_size();
+    let text = example_text();
+    let replies =
+        futures_util::future::join_all((0..4).map(|_| post_migration(&server, NAME, &text))).await;
+    let statuses: Vec<StatusCode> = replies.iter().map(|r| r.status).collect();
+    assert_eq!(
+        statuses
+            .iter()
+            .filter(|s| **s == StatusCode::CREATED)
+            .count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == StatusCode::OK).count(),
+        3,
+        "{statuses:?}"
+    );
+    let ends = server.transaction_ends_from(before);
+    assert_eq!(ends.iter().filter(|e| **e).count(), 1, "one transaction");
+    server.close().await;
+}
