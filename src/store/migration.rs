@@ -328,6 +328,25 @@ mod tests {
         }
     }
 
+    #[test]
+    fn every_graph_ledgraph_writes_itself_is_maintained() {
+        use oxrdf::NamedNodeRef as N;
+        for graph in [
+            MIGRATIONS_GRAPH,
+            crate::shapes::SHAPES_GRAPH,
+            super::super::EVENT_GRAPH,
+            super::super::META_GRAPH,
+        ] {
+            assert!(
+                super::super::is_maintained_graph(N::new_unchecked(graph).into()),
+                "{graph}"
+            );
+        }
+        assert!(!super::super::is_maintained_graph(
+            N::new_unchecked("urn:ledgraph:other").into()
+        ));
+    }
+
     fn m(name: &str, text: &str) -> Migration {
         Migration::new(name, text.as_bytes()).expect("valid migration")
     }
