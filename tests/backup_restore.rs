@@ -63,7 +63,7 @@ fn fix_manifest(backup: &Path, file: &str) {
 
 /// Restore must refuse with a verification failure and leave `into` absent.
 fn assert_refused(backup: &Path, into: &Path, what: &str) -> String {
-    let error = match restore(backup, into, None) {
+    let error = match restore(backup, into, None, None) {
         Ok(_) => panic!("{what}: the backup was restored"),
         Err(e) => e,
     };
@@ -112,7 +112,7 @@ fn a_flipped_byte_anywhere_in_the_log_is_refused() {
         }
     }
     // The untouched backup restores.
-    let restored = restore(&original, &dir.path().join("restored"), None).expect("restore");
+    let restored = restore(&original, &dir.path().join("restored"), None, None).expect("restore");
     assert_eq!(restored.events, 200);
 }
 
@@ -141,6 +141,15 @@ fn a_rewritten_event_with_valid_checksums_is_refused_by_the_signed_root() {
     bytes[start + 9..start + 13].copy_from_slice(&crc.to_le_bytes());
     std::fs::write(&path, &bytes).expect("write");
     fix_manifest(&backup, file);
+    // The stored tree would give it away too: the attacker drops the derived files (a backup
+    // may hold them empty), so only the signed root is left to notice.
+    for (name, magic) in [
+        ("log/tree", ledgraph::log::derived::TREE_MAGIC),
+        ("log/index", ledgraph::log::derived::INDEX_MAGIC),
+    ] {
+        std::fs::write(backup.join(name), magic).expect("write derived file");
+        fix_manifest(&backup, name);
+    }
     let message = assert_refused(&backup, &dir.path().join("restored"), "rewritten event");
     assert!(message.contains("root"), "{message}");
 }
@@ -233,7 +242,7 @@ fn restore_and_backup_refuse_a_non_empty_target() {
     let target = dir.path().join("occupied");
     std::fs::create_dir_all(&target).expect("mkdir");
     std::fs::write(target.join("keep.txt"), "mine").expect("write");
-    let error = restore(&original, &target, None).expect_err("restored into a non-empty dir");
+    let error = restore(&original, &target, None, None).expect_err("restored into a non-empty dir");
     assert!(format!("{error:#}").contains("not empty"), "{error:#}");
     assert_eq!(
         std::fs::read_dir(&target).expect("read dir").count(),
@@ -389,7 +398,7 @@ async fn a_backup_taken_while_publishing_restores_the_store_at_its_checkpoint() 
         let reference = server.dir.path().join(format!("reference-{k}"));
         let reader = server.state.log.reader().clone();
         let (restored, expected, restored_count) = tokio::task::spawn_blocking(move || {
-            let restored = restore(&backup_dir, &into, None).expect("restore");
+            let restored = restore(&backup_dir, &into, None, None).expect("restore");
             let options = ReplayOptions {
                 to: Some(size),
                 event_graph: true,
@@ -515,7 +524,8 @@ fn a_running_server_is_migrated_and_backed_up_from_the_command_line() {
         .expect("server stopped cleanly");
 
     let into = dir.path().join("restored");
-    let restored = restore(&backup_dir, &into, Some(&data.join("node.vkey"))).expect("restore");
+    let restored =
+        restore(&backup_dir, &into, Some(&data.join("node.vkey")), None).expect("restore");
     let manifest = read_manifest(&backup_dir);
     assert_eq!(restored.events, manifest.size);
     let ask = "ASK { <https://example.org/plant#wo-1001> <https://example.org/plant#priority> \"normal\" }";
@@ -526,4 +536,39 @@ fn a_running_server_is_migrated_and_backed_up_from_the_command_line() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+#[test]
+fn a_trusted_checkpoint_must_be_extended_by_the_backup() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("data");
+    let (log, _) = common::open(&data, small_segments());
+    for t in 0..20 {
+        log.append(batch(t * 5, 5)).expect("append");
+    }
+    let seen = log.checkpoint().note.clone();
+    for t in 20..40 {
+        log.append(batch(t * 5, 5)).expect("append");
+    }
+    log.close().expect("close");
+    // Another log under the same key that diverged at the start.
+    let fork = dir.path().join("fork");
+    let (log, _) = common::open(&fork, small_segments());
+    for t in 0..20 {
+        log.append(batch(10_000 + t * 5, 5)).expect("append");
+    }
+    let forked = log.checkpoint().note.clone();
+    log.close().expect("close");
+
+    let backup_dir = dir.path().join("backup");
+    backup(&data, &backup_dir, None).expect("backup");
+    let into = dir.path().join("restored");
+    let restored = restore(&backup_dir, &into, None, Some(&seen)).expect("extends what was seen");
+    assert_eq!(restored.events, 200);
+
+    let into = dir.path().join("restored-fork");
+    let error = restore(&backup_dir, &into, None, Some(&forked)).expect_err("a fork");
+    assert!(error.downcast_ref::<VerifyFailed>().is_some(), "{error:#}");
+    assert!(format!("{error:#}").contains("trusted"), "{error:#}");
+    assert!(!into.exists());
 }

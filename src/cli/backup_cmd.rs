@@ -149,7 +149,7 @@ pub fn backup(data: &Path, into: &Path, checkpoint_note: Option<&str>) -> anyhow
         files,
     };
     // A backup nobody verified is not a backup.
-    check_backup(into, &manifest, &verifier)
+    check_backup(into, &manifest, &verifier, None)
         .map_err(|reason| anyhow::anyhow!("the new backup does not verify: {reason}"))?;
     let text = serde_json::to_vec_pretty(&manifest)?;
     write_new(&into.join(MANIFEST_FILE), &text, false)?;
@@ -204,8 +204,19 @@ pub struct Restored {
 }
 
 /// `ledgraph restore BACKUP --into DATA [--vkey FILE]`.
-pub fn run_restore(backup: &Path, into: &Path, vkey: Option<&Path>) -> anyhow::Result<()> {
-    let restored = restore(backup, into, vkey)?;
+pub fn run_restore(
+    backup: &Path,
+    into: &Path,
+    vkey: Option<&Path>,
+    trusted_checkpoint: Option<&Path>,
+) -> anyhow::Result<()> {
+    let trusted = match trusted_checkpoint {
+        Some(path) => Some(
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?,
+        ),
+        None => None,
+    };
+    let restored = restore(backup, into, vkey, trusted.as_deref())?;
     println!(
         "restored {} events into {} (root {}); dataset hash {}",
         restored.events,
@@ -217,8 +228,14 @@ pub fn run_restore(backup: &Path, into: &Path, vkey: Option<&Path>) -> anyhow::R
 }
 
 /// Verifies `backup` (see the module doc), then restores it into the empty or absent `into`.
-/// A backup that does not verify is a [`VerifyFailed`] (exit code 3).
-pub fn restore(backup: &Path, into: &Path, vkey: Option<&Path>) -> anyhow::Result<Restored> {
+/// With `trusted_checkpoint` (a signed note seen earlier) the backup's log must also extend
+/// it. A backup that does not verify is a [`VerifyFailed`] (exit code 3).
+pub fn restore(
+    backup: &Path,
+    into: &Path,
+    vkey: Option<&Path>,
+    trusted_checkpoint: Option<&str>,
+) -> anyhow::Result<Restored> {
     check_empty(into)?;
     let refused = |reason: String| -> anyhow::Error {
         VerifyFailed(format!(
@@ -229,7 +246,7 @@ pub fn restore(backup: &Path, into: &Path, vkey: Option<&Path>) -> anyhow::Resul
     };
     let manifest = read_manifest(backup).map_err(refused)?;
     let verifier = backup_verifier(backup, vkey).map_err(refused)?;
-    let report = check_backup(backup, &manifest, &verifier).map_err(refused)?;
+    let report = check_backup(backup, &manifest, &verifier, trusted_checkpoint).map_err(refused)?;
     let existed = into.exists();
     let restored = restore_verified(backup, into, &manifest);
     if restored.is_err() {
@@ -327,6 +344,7 @@ fn check_backup(
     backup: &Path,
     manifest: &Manifest,
     verifier: &Verifier,
+    trusted_checkpoint: Option<&str>,
 ) -> Result<VerifyReport, String> {
     check_files(backup, manifest)?;
     let checkpoint = SignedCheckpoint::verify(&manifest.checkpoint, verifier)
@@ -341,7 +359,11 @@ fn check_backup(
     if stored.torn.is_some() || stored.checkpoints.last() != Some(&checkpoint) {
         return Err("its checkpoints file does not end with the manifest's checkpoint".into());
     }
-    let report = verify_log(backup, verifier, &VerifyOptions::default())
+    let options = VerifyOptions {
+        trusted_checkpoint,
+        ..VerifyOptions::default()
+    };
+    let report = verify_log(backup, verifier, &options)
         .map_err(|e| format!("the log does not verify: {e}"))?;
     if report.torn_tail_bytes > 0 {
         return Err(format!(

@@ -195,6 +195,10 @@ pub enum Command {
         /// node.vkey).
         #[arg(long)]
         vkey: Option<PathBuf>,
+        /// A signed checkpoint seen earlier (e.g. saved by verify-remote --save): the backup's
+        /// log must extend it.
+        #[arg(long)]
+        trusted_checkpoint: Option<PathBuf>,
     },
     /// Audit a server's log: checkpoint signature, sampled inclusion proofs and entries, and
     /// consistency with a checkpoint seen earlier. Exit code 3 when a check fails.
@@ -351,9 +355,17 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Backup { dir, server, token } => {
             backup_cmd::run_backup(&data, &dir, server.as_deref(), token.as_deref())
         }
-        Command::Restore { backup, into, vkey } => {
-            backup_cmd::run_restore(&backup, &into, vkey.as_deref())
-        }
+        Command::Restore {
+            backup,
+            into,
+            vkey,
+            trusted_checkpoint,
+        } => backup_cmd::run_restore(
+            &backup,
+            &into,
+            vkey.as_deref(),
+            trusted_checkpoint.as_deref(),
+        ),
         Command::VerifyRemote {
             url,
             trusted_checkpoint,

@@ -4,10 +4,11 @@
 //! the one holding the checkpoint's last event whole (a segment is never written again once
 //! the next exists), and that one up to the end of the transaction that ends at the
 //! checkpoint's size — whatever the writer appended after it, complete or torn, is left out.
-//! The copy's `checkpoints` file holds just that checkpoint, and its `index` and `tree` are
-//! empty (magic only): they are derived, and the next [`Log::open`](super::Log::open)
-//! rebuilds them from the segments. So the copy is a log on its own that
-//! [`verify_log`](super::verify::verify_log) can check against the checkpoint.
+//! The copy's `checkpoints` file holds just that checkpoint, and its `index` and `tree` the
+//! prefixes covering it (derived files: without a `derived` watermark the next
+//! [`Log::open`](super::Log::open) rebuilds them from the segments, but
+//! [`verify_log`](super::verify::verify_log) checks them and uses the tree for a trusted
+//! checkpoint). So the copy is a log on its own that can be verified against the checkpoint.
 //!
 //! Only readers are opened here, never the writer's lock. What it deliberately does not do:
 //! copy keys or projections, or verify the copy (the caller decides how much to trust).
@@ -20,7 +21,8 @@ use sha2::{Digest, Sha256};
 
 use super::checkpoint::SignedCheckpoint;
 use super::checkpoint_store::CheckpointStore;
-use super::derived::{INDEX_FILE, INDEX_MAGIC, TREE_FILE, TREE_MAGIC};
+use super::derived::{INDEX_FILE, INDEX_MAGIC, TREE_FILE, TREE_MAGIC, index_offset, tree_offset};
+use super::merkle;
 use super::record::{KIND_COMMIT, KIND_EVENT, Next, RecordReader};
 use super::segment::{
     HeaderState, SEGMENT_HEADER_BYTES, SEGMENTS_DIR, list_segments, read_header, segment_path,
@@ -77,25 +79,45 @@ pub fn copy_prefix(
     store.append(&checkpoint.note)?;
     store.sync()?;
     drop(store);
-    for (name, magic) in [(INDEX_FILE, INDEX_MAGIC), (TREE_FILE, TREE_MAGIC)] {
-        write_synced(&to.join(name), magic)?;
-    }
-    for name in [
-        super::checkpoint_store::CHECKPOINTS_FILE,
-        INDEX_FILE,
-        TREE_FILE,
+    let path = to.join(super::checkpoint_store::CHECKPOINTS_FILE);
+    let bytes = fs::read(&path).map_err(|e| LogError::io(&path, e))?;
+    files.push(copied(
+        into,
+        &path,
+        bytes.len() as u64,
+        Sha256::digest(&bytes).into(),
+    ));
+    let tree_bytes = tree_offset(merkle::postorder_len(size));
+    for (name, magic, bytes) in [
+        (INDEX_FILE, INDEX_MAGIC, index_offset(size)),
+        (TREE_FILE, TREE_MAGIC, tree_bytes),
     ] {
-        let path = to.join(name);
-        let bytes = fs::read(&path).map_err(|e| LogError::io(&path, e))?;
-        files.push(copied(
-            into,
-            &path,
-            bytes.len() as u64,
-            Sha256::digest(&bytes).into(),
-        ));
+        files.push(copy_derived(&from, into, name, magic, bytes)?);
     }
     sync_dir(&to)?;
     Ok(files)
+}
+
+/// Copies the prefix of a derived file (index or tree) that covers the checkpoint: the writer
+/// appends to both before it signs a checkpoint, so the prefix is final. A file shorter than
+/// that (derived files behind after a crash, not reopened since) is replaced by its magic
+/// alone: both are rebuilt from the segments on open, and verification checks what is there.
+fn copy_derived(
+    from: &Path,
+    into: &Path,
+    name: &str,
+    magic: &[u8; 8],
+    bytes: u64,
+) -> Result<CopiedFile, LogError> {
+    let source = from.join(name);
+    let target = log_dir(into).join(name);
+    let available = fs::metadata(&source).map(|m| m.len()).unwrap_or(0);
+    if available >= bytes {
+        let sha256 = copy_hashed(&source, bytes, &target)?;
+        return Ok(copied(into, &target, bytes, sha256));
+    }
+    write_synced(&target, magic)?;
+    Ok(copied(into, &target, 8, Sha256::digest(magic).into()))
 }
 
 fn copied(into: &Path, path: &Path, bytes: u64, sha256: [u8; 32]) -> CopiedFile {
