@@ -85,6 +85,14 @@ fn valid_request(method: &str, path: &str) -> (Scope, Call) {
             Scope::Read,
             Call::new("GET", format!("{path}?from=0&limit=1")),
         ),
+        ("get", "/v1/migrations") => (Scope::Read, Call::new("GET", path)),
+        ("post", "/v1/migrations/{name}") => (
+            Scope::Admin,
+            Call::new("POST", "/v1/migrations/0001_auth").with_body(
+                "application/sparql-update",
+                "INSERT DATA { <https://example.org/auth/m> <https://example.org/p> \"m\" }",
+            ),
+        ),
         ("get", "/v1/log/checkpoint") | ("get", "/v1/log/vkey") | ("get", "/v1/log/entries") => {
             (Scope::Read, Call::new("GET", path))
         }

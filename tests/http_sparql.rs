@@ -260,10 +260,13 @@ async fn an_update_sent_with_get_is_405_and_appends_nothing() {
         format!("/query?update={u}"),
         format!("/update?update={u}"),
     ] {
-        server
-            .get(&uri)
-            .await
-            .assert_error(StatusCode::METHOD_NOT_ALLOWED);
+        let reply = server.get(&uri).await;
+        reply.assert_error(StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(
+            reply.header("allow"),
+            Some("POST"),
+            "{uri}: a 405 lists the methods"
+        );
     }
     let reply = server.get("/update").await;
     reply.assert_error(StatusCode::METHOD_NOT_ALLOWED);

@@ -7,8 +7,10 @@
 //! HTTP clients of a running server ([`client`]).
 
 mod as_of_cmd;
+pub mod backup_cmd;
 pub mod client;
 mod log_cmd;
+mod migrate_cmd;
 mod serve;
 mod shapes_cmd;
 pub mod store_cmd;
@@ -157,6 +159,46 @@ pub enum Command {
         /// Bearer token with the read scope.
         #[arg(long, env = "LEDGRAPH_TOKEN", hide_env_values = true)]
         token: Option<String>,
+    },
+    /// Apply the pending migrations (NNNN_name.ru, SPARQL Update) in name order, each as one
+    /// log transaction recording its SHA-256; an applied migration that was edited is refused.
+    Migrate {
+        /// The migrations directory.
+        #[arg(long, default_value = migrate_cmd::DEFAULT_MIGRATIONS_DIR)]
+        dir: PathBuf,
+        /// Apply them on this server (POST /v1/migrations/{name}, admin token) instead of on
+        /// --data (server stopped).
+        #[arg(long, env = "LEDGRAPH_SERVER")]
+        server: Option<String>,
+        #[arg(long, env = "LEDGRAPH_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+    },
+    /// Copy the keys (node.key included: keep the backup secret) and the log up to a signed
+    /// checkpoint from --data into the empty directory DIR; works while a server runs.
+    Backup {
+        dir: PathBuf,
+        /// Cut the log at this server's current checkpoint (default: the latest stored one,
+        /// at most ~1 s old while a server runs). The server must be serving --data.
+        #[arg(long)]
+        server: Option<String>,
+        #[arg(long, env = "LEDGRAPH_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+    },
+    /// Verify a backup against its signed checkpoint (exit code 3 if it does not verify), then
+    /// restore it into an empty data directory and rebuild the store.
+    Restore {
+        backup: PathBuf,
+        /// The new data directory (must be empty or absent).
+        #[arg(long)]
+        into: PathBuf,
+        /// The verifier key the backup's log must be signed with (default: the backup's own
+        /// node.vkey).
+        #[arg(long)]
+        vkey: Option<PathBuf>,
+        /// A signed checkpoint seen earlier (e.g. saved by verify-remote --save): the backup's
+        /// log must extend it.
+        #[arg(long)]
+        trusted_checkpoint: Option<PathBuf>,
     },
     /// Audit a server's log: checkpoint signature, sampled inclusion proofs and entries, and
     /// consistency with a checkpoint seen earlier. Exit code 3 when a check fails.
@@ -307,6 +349,23 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 },
             }
         }
+        Command::Migrate { dir, server, token } => {
+            migrate_cmd::run(&data, &dir, server.as_deref(), token.as_deref())
+        }
+        Command::Backup { dir, server, token } => {
+            backup_cmd::run_backup(&data, &dir, server.as_deref(), token.as_deref())
+        }
+        Command::Restore {
+            backup,
+            into,
+            vkey,
+            trusted_checkpoint,
+        } => backup_cmd::run_restore(
+            &backup,
+            &into,
+            vkey.as_deref(),
+            trusted_checkpoint.as_deref(),
+        ),
         Command::VerifyRemote {
             url,
             trusted_checkpoint,

@@ -35,6 +35,14 @@ pub struct ServeArgs {
     /// Most changes one SPARQL Update or Graph Store write may make (default 1000000).
     #[arg(long, env = "LEDGRAPH_UPDATE_CHANGES_MAX")]
     pub update_changes_max: Option<usize>,
+    /// asOf queries: most events past the event graph's cursor read from the log per query
+    /// (default 100000; above it the query waits for the event-graph projection).
+    #[arg(long, env = "LEDGRAPH_AS_OF_UNINDEXED_EVENTS_MAX")]
+    pub as_of_unindexed_events_max: Option<u64>,
+    /// asOf queries: most events one indexed lookup collects before falling back to a
+    /// subject-by-subject scan (default 1000000).
+    #[arg(long, env = "LEDGRAPH_AS_OF_CANDIDATE_EVENTS_MAX")]
+    pub as_of_candidate_events_max: Option<usize>,
     /// Authority for Skolem IRIs of blank nodes (default https://ledgraph.local).
     #[arg(long, env = "LEDGRAPH_GENID_BASE")]
     pub genid_base: Option<String>,
@@ -59,6 +67,8 @@ struct ServeFile {
     request_body_bytes_max: Option<usize>,
     query_timeout_ms: Option<u64>,
     update_changes_max: Option<usize>,
+    as_of_unindexed_events_max: Option<u64>,
+    as_of_candidate_events_max: Option<usize>,
     genid_base: Option<String>,
     no_demo: Option<bool>,
     shapes: Option<PathBuf>,
@@ -93,6 +103,18 @@ pub fn resolve(data: Option<PathBuf>, args: &ServeArgs) -> anyhow::Result<Server
     }
     if let Some(v) = args.update_changes_max.or(file.update_changes_max) {
         limits.update_changes_max = v;
+    }
+    if let Some(v) = args
+        .as_of_unindexed_events_max
+        .or(file.as_of_unindexed_events_max)
+    {
+        limits.as_of.unindexed_events_max = v;
+    }
+    if let Some(v) = args
+        .as_of_candidate_events_max
+        .or(file.as_of_candidate_events_max)
+    {
+        limits.as_of.candidate_events_max = v;
     }
     if let Some(v) = args.genid_base.clone().or(file.genid_base) {
         config.genid_base = v;
@@ -139,4 +161,28 @@ pub fn run(data: Option<PathBuf>, args: &ServeArgs) -> anyhow::Result<()> {
         eprintln!("ledgraph stopped cleanly");
         anyhow::Ok(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn as_of_limits_come_from_flags_over_the_config_file() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let file = dir.path().join("serve.toml");
+        std::fs::write(
+            &file,
+            "as_of_unindexed_events_max = 7\nas_of_candidate_events_max = 9\n",
+        )
+        .expect("write config");
+        let args = ServeArgs {
+            config: Some(file),
+            as_of_candidate_events_max: Some(11),
+            ..ServeArgs::default()
+        };
+        let config = resolve(Some(dir.path().join("data")), &args).expect("resolve");
+        assert_eq!(config.limits.as_of.unindexed_events_max, 7);
+        assert_eq!(config.limits.as_of.candidate_events_max, 11);
+    }
 }

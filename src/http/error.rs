@@ -31,6 +31,8 @@ pub enum AppError {
     NotFound(String),
     /// 405: the route exists but not with this method.
     MethodNotAllowed(String),
+    /// 409: the request conflicts with what the log already holds (an edited migration).
+    Conflict(String),
     /// 406: none of the accepted media types can be produced.
     NotAcceptable(String),
     /// 413: over a body or batch limit.
@@ -74,6 +76,7 @@ impl AppError {
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             AppError::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
+            AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
@@ -102,6 +105,7 @@ impl IntoResponse for AppError {
             | AppError::NotFound(m)
             | AppError::MethodNotAllowed(m)
             | AppError::NotAcceptable(m)
+            | AppError::Conflict(m)
             | AppError::TooLarge(m)
             | AppError::UnsupportedMediaType(m)
             | AppError::TooManyRequests(m)

@@ -70,9 +70,10 @@ fn target(raw: Option<&str>) -> Result<Target, AppError> {
     }
 }
 
-/// The event graph and the projections' metadata are written by ledgraph alone.
+/// The event graph, the projections' metadata, the shapes and migration records are written
+/// by ledgraph alone.
 fn refuse_reserved(graph: &GraphName) -> Result<(), AppError> {
-    if crate::store::is_reserved_graph(graph.as_ref()) {
+    if crate::store::is_maintained_graph(graph.as_ref()) {
         return Err(AppError::bad_request(format!(
             "graph {graph} is maintained by ledgraph and cannot be written"
         )));

@@ -15,6 +15,7 @@ mod error;
 mod graph_store;
 mod log_routes;
 mod media;
+mod migrations;
 mod ops;
 mod publish;
 pub mod server;
@@ -164,6 +165,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/validate"),
     ("post", "/v1/shapes"),
     ("get", "/v1/subscribe"),
+    ("get", "/v1/migrations"),
+    ("post", "/v1/migrations/{name}"),
     ("get", "/v1/log/checkpoint"),
     ("get", "/v1/log/vkey"),
     ("get", "/v1/log/entries"),
@@ -194,6 +197,8 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/validate", post(admission::validate))
         .route("/v1/shapes", post(admission::reload))
         .route("/v1/subscribe", get(subscribe::subscribe))
+        .route("/v1/migrations", get(migrations::list))
+        .route("/v1/migrations/{name}", post(migrations::apply))
         .route("/v1/log/checkpoint", get(log_routes::checkpoint))
         .route("/v1/log/vkey", get(log_routes::vkey))
         .route("/v1/log/entries", get(log_routes::entries))

@@ -165,16 +165,12 @@ pub(super) async fn append_internal(
     Ok(ack)
 }
 
-/// The event graph, the projections' metadata and the shapes records are written by ledgraph
-/// alone.
+/// The event graph, the projections' metadata, the shapes and migration records are written
+/// by ledgraph alone.
 fn refuse_reserved_graphs(changes: &[(Op, Quad)]) -> Result<(), AppError> {
-    let reserved = |g: oxrdf::GraphNameRef<'_>| {
-        crate::store::is_reserved_graph(g)
-            || matches!(g, oxrdf::GraphNameRef::NamedNode(n) if n.as_str() == crate::shapes::SHAPES_GRAPH)
-    };
     match changes
         .iter()
-        .position(|(_, q)| reserved(q.graph_name.as_ref()))
+        .position(|(_, q)| crate::store::is_maintained_graph(q.graph_name.as_ref()))
     {
         Some(index) => Err(AppError::BadRequest {
             message: format!(

@@ -132,9 +132,17 @@ pub async fn get_query(
         }
         Operation::ServiceDescription => service_description(&state, &headers, &base),
         Operation::Query(q) => run_query(&state, &headers, q, &params, &base).await,
-        Operation::Update(_) => Err(AppError::MethodNotAllowed(
-            "SPARQL Update must be sent with POST".into(),
-        )),
+        Operation::Update(_) => {
+            // An update is only ever POSTed (SPARQL 1.1 Protocol §2.2); a 405 names the method
+            // that works (RFC 9110 §15.5.6).
+            let mut response =
+                AppError::MethodNotAllowed("SPARQL Update must be sent with POST".into())
+                    .into_response();
+            response
+                .headers_mut()
+                .insert(header::ALLOW, axum::http::HeaderValue::from_static("POST"));
+            Ok(response)
+        }
     }
 }
 

@@ -17,6 +17,7 @@
 //!
 //! This module knows nothing of HTTP, Oxigraph or SHACL.
 
+pub mod backup;
 pub mod checkpoint;
 pub mod checkpoint_store;
 pub mod derived;

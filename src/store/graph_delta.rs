@@ -11,11 +11,11 @@ use std::collections::HashSet;
 
 use oxrdf::{GraphName, NamedOrBlankNode, Quad, Term, Triple};
 
-use super::{GraphStore, StoreError, is_reserved_graph};
+use super::{GraphStore, StoreError, is_maintained_graph};
 use crate::event::Op;
 
 fn check_graph(graph: &GraphName) -> Result<(), StoreError> {
-    if is_reserved_graph(graph.as_ref()) {
+    if is_maintained_graph(graph.as_ref()) {
         return Err(StoreError::ReservedGraph {
             graph: graph.to_string(),
         });

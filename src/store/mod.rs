@@ -25,6 +25,7 @@ pub mod cursor;
 pub mod event_graph;
 pub mod graph_delta;
 pub mod hash;
+pub mod migration;
 pub mod projection;
 pub mod replay;
 pub mod timing;
@@ -50,6 +51,14 @@ pub const EVENT_GRAPH: &str = "urn:ledgraph:log";
 /// The meta graph: projection cursors. Excluded from the dataset hash.
 pub const META_GRAPH: &str = "urn:ledgraph:meta";
 
+/// Applied migrations, one node each (see [`migration`]). Unlike the reserved graphs it is
+/// projected into the state like any user graph (so replay rebuilds it), but only
+/// `ledgraph migrate` writes it.
+pub const MIGRATIONS_GRAPH: &str = "urn:ledgraph:migrations";
+/// Records of the SHACL shapes in force (`crate::shapes::SHAPES_GRAPH`, spelled out here so
+/// the store does not depend on the shapes part).
+const SHAPES_RECORDS_GRAPH: &str = "urn:ledgraph:shacl";
+
 /// The store's directory inside a data directory.
 pub fn store_dir(data_dir: &Path) -> PathBuf {
     data_dir.join("store")
@@ -60,6 +69,20 @@ pub fn store_dir(data_dir: &Path) -> PathBuf {
 pub fn is_reserved_graph(graph: GraphNameRef<'_>) -> bool {
     match graph {
         GraphNameRef::NamedNode(n) => is_reserved_iri(n),
+        _ => false,
+    }
+}
+
+/// Whether clients may not write `graph`: the reserved graphs, and the graphs whose quads
+/// ledgraph appends to the log itself (shapes records, [`MIGRATIONS_GRAPH`]). Publishing,
+/// SPARQL Update and Graph Store writes refuse them; `CLEAR ALL` leaves them alone.
+pub fn is_maintained_graph(graph: GraphNameRef<'_>) -> bool {
+    match graph {
+        GraphNameRef::NamedNode(n) => {
+            is_reserved_iri(n)
+                || n.as_str() == MIGRATIONS_GRAPH
+                || n.as_str() == SHAPES_RECORDS_GRAPH
+        }
         _ => false,
     }
 }

@@ -15,9 +15,10 @@
 //!   as the spec requires), because blank nodes never reach the log.
 //! - Named graphs exist exactly when they hold a quad (the log cannot record an empty graph),
 //!   so `CREATE` is a no-op and `CLEAR`/`DROP` of a missing graph is too, `SILENT` or not.
-//! - The reserved graphs ([`EVENT_GRAPH`](super::EVENT_GRAPH), [`META_GRAPH`](super::META_GRAPH))
-//!   can be read in `WHERE`, but an update that would write them is refused, and
-//!   `CLEAR`/`DROP NAMED`/`ALL` apply to the user's graphs only.
+//! - The graphs ledgraph maintains ([`is_maintained_graph`](super::is_maintained_graph): the
+//!   event and meta graphs, shapes and migration records) can be read in `WHERE`, but an
+//!   update that would write them is refused, and `CLEAR`/`DROP NAMED`/`ALL` apply to the
+//!   user's graphs only.
 //!
 //! Limits: at most `changes_max` effective changes, and at most
 //! [`CANDIDATES_PER_CHANGE_MAX`]` × changes_max` distinct template instantiations per
@@ -35,7 +36,7 @@ use spargebra::term::{
 };
 use spargebra::{GraphUpdateOperation, Query, SparqlParser};
 
-use super::{GraphStore, StoreError, is_reserved_graph};
+use super::{GraphStore, StoreError, is_maintained_graph};
 use crate::event::Op;
 use crate::event::skolem::Skolemizer;
 
@@ -194,7 +195,7 @@ impl Delta<'_> {
     }
 
     fn check_writable(graph: &GraphName) -> Result<(), UpdateError> {
-        if is_reserved_graph(graph.as_ref()) {
+        if is_maintained_graph(graph.as_ref()) {
             return Err(reserved(graph));
         }
         Ok(())
@@ -238,12 +239,12 @@ impl Delta<'_> {
             .map_err(|e| self.storage(e))
     }
 
-    /// The user's named graphs (reserved graphs left out).
+    /// The user's named graphs (the graphs ledgraph maintains left out).
     fn user_graphs(&self) -> Result<Vec<GraphName>, UpdateError> {
         let mut graphs = Vec::new();
         for g in self.tx.named_graphs() {
             let g = GraphName::from(g.map_err(|e| self.storage(e))?);
-            if !is_reserved_graph(g.as_ref()) {
+            if !is_maintained_graph(g.as_ref()) {
                 graphs.push(g);
             }
         }
@@ -253,9 +254,7 @@ impl Delta<'_> {
 
 fn reserved(graph: &GraphName) -> UpdateError {
     UpdateError::Evaluation(format!(
-        "{graph}: the {} and {} graphs are maintained by ledgraph",
-        super::EVENT_GRAPH,
-        super::META_GRAPH
+        "{graph} is maintained by ledgraph and cannot be written (it can be read in WHERE)"
     ))
 }
 

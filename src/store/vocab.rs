@@ -38,6 +38,10 @@ pub const RECEIVED_AT: NamedNodeRef<'static> = lg("https://ledgraph.dev/ns#recei
 pub const COMMITTED_AT: NamedNodeRef<'static> = lg("https://ledgraph.dev/ns#committedAt");
 pub const PROJECTED_AT: NamedNodeRef<'static> = lg("https://ledgraph.dev/ns#projectedAt");
 
+pub const MIGRATION: NamedNodeRef<'static> = lg("https://ledgraph.dev/ns#Migration");
+pub const MIGRATION_NAME: NamedNodeRef<'static> = lg("https://ledgraph.dev/ns#migrationName");
+pub const SHA256: NamedNodeRef<'static> = lg("https://ledgraph.dev/ns#sha256");
+
 /// Predicates whose values depend on the run (wall-clock timing), not on the log: they are
 /// left out of the dataset hash.
 pub const RUN_LOCAL: [NamedNodeRef<'static>; 3] = [RECEIVED_AT, COMMITTED_AT, PROJECTED_AT];
