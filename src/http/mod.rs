@@ -1,5 +1,5 @@
 //! The HTTP server: event publishing, the SPARQL 1.1 Protocol, Graph Store reads and writes,
-//! the log's checkpoints and proofs, and operations endpoints.
+//! the log's checkpoints and proofs, operations endpoints, and the web UI ([`web`]).
 //!
 //! [`app`] builds the whole [`Router`] from an [`AppState`] so every route can be tested with
 //! `oneshot(request)` and no socket; [`server`] binds it and handles shutdown. Every write —
@@ -20,6 +20,7 @@ mod publish;
 pub mod server;
 mod sparql;
 mod subscribe;
+pub mod web;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -102,6 +103,8 @@ pub struct Shared {
     pub bus: Arc<Bus>,
     /// Open `/v1/subscribe` streams per token.
     pub subscriber_counts: Arc<subscribe::SubscriberCounts>,
+    /// The built web UI ([`web`]), read per request.
+    pub web_dir: PathBuf,
 }
 
 /// The write gate as a writer holds it: shared, or alone while shapes validate batches.
@@ -156,6 +159,9 @@ impl AppState {
 /// in step).
 pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/"),
+    ("get", "/assets/app.js"),
+    ("get", "/assets/app.css"),
+    ("get", "/assets/icon.svg"),
     ("get", "/healthz"),
     ("get", "/readyz"),
     ("get", "/metrics"),
@@ -184,8 +190,7 @@ pub const ROUTES: &[(&str, &str)] = &[
 /// The whole application.
 pub fn app(state: AppState) -> Router {
     let body_limit = state.limits.request_body_bytes_max;
-    let router = Router::new()
-        .route("/", get(ops::index))
+    let router = web::routes(Router::new())
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))

@@ -47,6 +47,8 @@ pub struct ServerConfig {
     /// SHACL shapes file or directory; `None` admits every batch (see [`crate::shapes`]).
     pub shapes: Option<PathBuf>,
     pub bus: BusConfig,
+    /// The built web UI (`--web-dir`; default [`super::web::default_dir`]).
+    pub web_dir: PathBuf,
 }
 
 impl ServerConfig {
@@ -62,6 +64,7 @@ impl ServerConfig {
             projection: ProjectionConfig::default(),
             shapes: None,
             bus: BusConfig::default(),
+            web_dir: super::web::default_dir(),
         }
     }
 }
@@ -164,6 +167,7 @@ pub fn open(config: &ServerConfig) -> Result<Opened, ServerError> {
         shapes_path: config.shapes.clone(),
         bus: Arc::new(bus),
         subscriber_counts: Arc::default(),
+        web_dir: config.web_dir.clone(),
     };
     Ok(Opened {
         state: AppState(Arc::new(shared)),

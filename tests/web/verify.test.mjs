@@ -83,6 +83,21 @@ async function signedNote(name, text) {
   return { note, vkey };
 }
 
+test("a verifier key whose base64 holds '+' and '/' parses", async () => {
+  const vkey = "ledgraph.local/e2415024e752ee1a+9df38d35+AQFvWRV3mgJSduQc7X4+sNDeMqDAuQ3JR5FuJ54hBP3C";
+  const note = [
+    "ledgraph.local/e2415024e752ee1a",
+    "149",
+    "duBBIlZFEgr9Uov876clWOqeG9AFU69mPSVfI9CTYrQ=",
+    "",
+    "\u2014 ledgraph.local/e2415024e752ee1a nfONNdFBAQz35fuC4ho0NJZ58upqauBIb7rNxOfdVjW8docmTRy2G1jEvcppxNka9vBPma0IcNHERcRf9epd/p/N+g4=",
+    "",
+  ].join("\n");
+  const result = await verifyCheckpoint(note, vkey);
+  assert.equal(result.ok, true, result.reason);
+  assert.equal(result.checkpoint.size, 149);
+});
+
 test("a signed checkpoint verifies; altered text, another key or another origin do not", async () => {
   const name = "ledgraph.local/0123456789abcdef";
   const root = b64encode(fromHex(vectors.roots["8"]));

@@ -73,9 +73,10 @@ export function nodeHash(left, right) {
 /** A verifier key `<name>+<key id hex>+<base64(0x01 ‖ public key)>` (C2SP signed-note). */
 export async function parseVkey(line) {
   const text = line.trim();
-  const parts = text.split("+");
-  if (parts.length !== 3) throw new Error("verifier key: expected <name>+<key id>+<key>");
-  const [name, idHex, keyB64] = parts;
+  // The name holds no "+"; the base64 key may.
+  const m = /^([^+]+)\+([^+]*)\+(.*)$/.exec(text);
+  if (!m) throw new Error("verifier key: expected <name>+<key id>+<key>");
+  const [, name, idHex, keyB64] = m;
   if (!/^[0-9a-f]{8}$/.test(idHex)) throw new Error("verifier key: key id is not 8 hex digits");
   let raw;
   try {

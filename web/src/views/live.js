@@ -2,7 +2,8 @@
 // filtered by a triple pattern, with a rate sparkline. Pause closes the stream; resume reopens
 // it from just after the last event seen, so nothing is missed or shown twice.
 
-import { tokenParam, request, askToken } from "../api.js";
+import { tokenParam, request, askToken, getText } from "../api.js";
+import { parseNote, parseCheckpointText } from "../verify.js";
 import { el, clear, field } from "../dom.js";
 import { sparkline } from "../chart.js";
 
@@ -32,6 +33,8 @@ export function liveView(root) {
 
   let source = null;
   let lastSeq = null;
+  /** Where the stream (re)starts: one past the last event seen, or the log size when opened. */
+  let nextFrom = null;
   let paused = false;
   let started = false;
   const buckets = new Array(RATE_WINDOW_SECONDS).fill(0);
@@ -61,7 +64,7 @@ export function liveView(root) {
   function url() {
     const params = new URLSearchParams();
     for (const [k, input] of Object.entries(inputs)) if (input.value.trim()) params.set(k, input.value.trim());
-    if (lastSeq !== null) params.set("from", String(lastSeq + 1));
+    if (nextFrom !== null) params.set("from", String(nextFrom));
     const t = tokenParam();
     return `/v1/subscribe?${params}${t ? `&${t}` : ""}`;
   }
@@ -84,6 +87,7 @@ export function liveView(root) {
       return;
     }
     lastSeq = ev.seq;
+    nextFrom = ev.seq + 1;
     tick();
     buckets[buckets.length - 1] += 1;
     list.prepend(row(ev));
@@ -98,18 +102,29 @@ export function liveView(root) {
       status.textContent = "connection lost; retrying";
     } catch (e) {
       close();
+      pause.disabled = true;
       status.textContent = `stream refused: ${e.message}`;
       if (e.status === 401 && (await askToken("The event stream needs a token."))) connect();
     }
   }
 
-  function connect() {
+  /** The log size now, so a pause before the first event still resumes where it began. */
+  async function logSize() {
+    try {
+      return parseCheckpointText(parseNote(await getText("/v1/log/checkpoint")).text).size;
+    } catch {
+      return null; // the stream starts at "now"
+    }
+  }
+
+  async function connect() {
     close();
+    if (nextFrom === null) nextFrom = await logSize();
     const target = url();
     source = new EventSource(target);
     status.textContent = "connecting…";
     source.addEventListener("open", () => {
-      status.textContent = lastSeq === null ? "watching; waiting for events" : `watching from event #${lastSeq + 1}`;
+      status.textContent = lastSeq === null ? "watching; waiting for events" : `watching from event #${nextFrom}`;
       status.dataset.state = "open";
     });
     source.addEventListener("message", onMessage);
@@ -140,6 +155,7 @@ export function liveView(root) {
   form.addEventListener("submit", (e) => {
     e.preventDefault();
     lastSeq = null; // a new pattern starts now
+    nextFrom = null;
     list.replaceChildren();
     connect();
   });
@@ -150,7 +166,7 @@ export function liveView(root) {
       close();
       paused = true;
       pause.textContent = "Resume";
-      status.textContent = `paused after event #${lastSeq ?? "–"}; resume continues from there`;
+      status.textContent = `paused; resume continues from event #${nextFrom ?? "(now)"}`;
     }
   });
 

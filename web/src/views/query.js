@@ -32,7 +32,17 @@ const highlight = HighlightStyle.define([
   { tag: tags.invalid, color: "#b71c1c", textDecoration: "underline" },
 ]);
 
-const KINDS = { iri: "url", integer: "number", dateTime: "datetime-local" };
+/**
+ * CodeMirror writes its styles into a <style> element; the CSP admits it only with the nonce the
+ * server put in this page (a fresh one per load), which it allows for styles alone.
+ */
+function cspNonce() {
+  const nonce = document.querySelector("meta[name=csp-nonce]")?.content;
+  return nonce && !nonce.startsWith("{{") ? [EditorView.cspNonce.of(nonce)] : [];
+}
+
+// dateTime stays a text field: the server wants RFC 3339 with a zone, which datetime-local omits.
+const KINDS = { iri: "url", integer: "number" };
 
 export function queryView(root) {
   const results = el("div", { class: "results-area", "aria-live": "polite" });
@@ -53,6 +63,7 @@ export function queryView(root) {
         StreamLanguage.define(sparql),
         syntaxHighlighting(highlight),
         keymap.of([{ key: "Mod-Enter", run: () => (runQuery(), true) }, ...defaultKeymap, ...historyKeymap]),
+        cspNonce(),
         EditorView.contentAttributes.of({ "aria-label": "SPARQL query (Ctrl+Enter runs it)" }),
       ],
     }),
