@@ -74,14 +74,18 @@ export function lineChart(title, series, unit, width = 420, height = 140) {
     svg(
       "g",
       { transform: `translate(${pad.left},${pad.top})` },
-      series.map((s, i) =>
-        svg("polyline", {
-          points: points(s.values.map((v) => (Number.isFinite(v) ? v : 0)), w, h, top),
-          fill: "none",
-          stroke: COLORS[i % COLORS.length],
-          "stroke-width": 2,
-        }),
-      ),
+      series.map((s, i) => {
+        const values = s.values.map((v) => (Number.isFinite(v) ? v : 0));
+        const line = points(values, w, h, top);
+        const last = line.split(" ").pop().split(",");
+        // A dot on the newest sample, so a single sample still shows.
+        return svg(
+          "g",
+          {},
+          svg("polyline", { points: line, fill: "none", stroke: COLORS[i % COLORS.length], "stroke-width": 2 }),
+          values.length ? svg("circle", { cx: last[0], cy: last[1], r: 3, fill: COLORS[i % COLORS.length] }) : null,
+        );
+      }),
     ),
   );
   const legend = el(

@@ -157,7 +157,7 @@ export function report(body) {
   return el(
     "div",
     { class: "shacl-report", role: "alert" },
-    el("p", { class: "verdict bad" }, el("span", { "aria-hidden": "true" }, "✗ "), `Refused, nothing was appended: ${body.error || "the batch violates the shapes"}.`),
+    el("p", { class: "verdict bad" }, el("span", { "aria-hidden": "true" }, "✗ "), `Refused: ${body.error || "the batch violates the shapes; nothing was appended."}`),
     el(
       "div",
       { class: "table-wrap", tabindex: "0", role: "region", "aria-label": "validation results" },
