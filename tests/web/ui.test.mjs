@@ -79,7 +79,29 @@ test("pause and resume continue from the last event seen", async () => {
   await publish(server, [{ op: "add", s: `<${EX}paused>`, p: `<${EX}label>`, o: '"while paused"' }]);
   await page.getByRole("button", { name: "Resume" }).click();
   await page.locator("#view-live .events li", { hasText: "while paused" }).waitFor();
+  await publish(server, [{ op: "add", s: `<${EX}paused>`, p: `<${EX}label>`, o: '"after resume"' }]);
+  await page.locator("#view-live .events li", { hasText: "after resume" }).waitFor();
+  assert.equal(await page.locator("#view-live .events li", { hasText: "while paused" }).count(), 1, "shown once");
   await screenshot(page, "live-resumed");
+});
+
+test("the live view shows only events matching the typed pattern", async () => {
+  const { page } = ui;
+  await gotoView(page, server, "live");
+  await page.fill("#view-live input[name=p]", `<${EX}watched>`);
+  await page.selectOption("#view-live select[name=op]", "add");
+  await page.getByRole("button", { name: "Watch" }).click();
+  await page.waitForSelector("#live-status[data-state=open]");
+  await publish(server, [
+    { op: "add", s: `<${EX}f>`, p: `<${EX}ignored>`, o: '"not this"' },
+    { op: "add", s: `<${EX}f>`, p: `<${EX}watched>`, o: '"this one"' },
+  ]);
+  await publish(server, [{ op: "remove", s: `<${EX}f>`, p: `<${EX}watched>`, o: '"this one"' }]);
+  await publish(server, [{ op: "add", s: `<${EX}f>`, p: `<${EX}watched>`, o: '"and this"' }]);
+  await page.locator("#view-live .events li", { hasText: "and this" }).waitFor();
+  const shown = await page.$$eval("#view-live .events li code", (codes) => codes.map((c) => c.textContent));
+  assert.deepEqual(shown, [`<${EX}f> <${EX}watched> "and this"`, `<${EX}f> <${EX}watched> "this one"`]);
+  await screenshot(page, "live-filtered");
 });
 
 test("the log view verifies the checkpoint and proves an event ✓", async () => {
