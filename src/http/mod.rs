@@ -99,12 +99,12 @@ pub struct Shared {
     pub admission: Arc<Admission>,
     /// Where the shapes are reloaded from (`POST /v1/shapes` with an empty body).
     pub shapes_path: Option<PathBuf>,
+    /// The built web UI ([`web`]), read per request.
+    pub web_dir: PathBuf,
     /// Committed events to subscribers ([`crate::bus`]).
     pub bus: Arc<Bus>,
     /// Open `/v1/subscribe` streams per token.
     pub subscriber_counts: Arc<subscribe::SubscriberCounts>,
-    /// The built web UI ([`web`]), read per request.
-    pub web_dir: PathBuf,
 }
 
 /// The write gate as a writer holds it: shared, or alone while shapes validate batches.

@@ -46,9 +46,9 @@ pub struct ServerConfig {
     pub projection: ProjectionConfig,
     /// SHACL shapes file or directory; `None` admits every batch (see [`crate::shapes`]).
     pub shapes: Option<PathBuf>,
-    pub bus: BusConfig,
     /// The built web UI (`--web-dir`; default [`super::web::default_dir`]).
     pub web_dir: PathBuf,
+    pub bus: BusConfig,
 }
 
 impl ServerConfig {
@@ -63,8 +63,8 @@ impl ServerConfig {
             log: LogConfig::default(),
             projection: ProjectionConfig::default(),
             shapes: None,
-            bus: BusConfig::default(),
             web_dir: super::web::default_dir(),
+            bus: BusConfig::default(),
         }
     }
 }
@@ -165,9 +165,9 @@ pub fn open(config: &ServerConfig) -> Result<Opened, ServerError> {
         shutting_down: AtomicBool::new(false),
         admission: Arc::new(Admission::new(shapes)),
         shapes_path: config.shapes.clone(),
+        web_dir: config.web_dir.clone(),
         bus: Arc::new(bus),
         subscriber_counts: Arc::default(),
-        web_dir: config.web_dir.clone(),
     };
     Ok(Opened {
         state: AppState(Arc::new(shared)),
