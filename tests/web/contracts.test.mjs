@@ -16,7 +16,8 @@ const QUERIES = {
       description: "Every event about a subject",
       params: [{ name: "s", kind: "iri", required: true, description: "the subject" }],
     },
-    { name: "metrics/ingest-rate", title: "Ingest rate", description: "", params: [] },
+    // Not in the contract yet: a listing may mark a query that cannot answer asOf.
+    { name: "metrics/ingest-rate", title: "Ingest rate", description: "", params: [], as_of: false },
   ],
 };
 
@@ -84,6 +85,10 @@ test("named queries open with one click, parameters as form fields, asOf passed 
     assert.equal(url.searchParams.get("s"), "https://example.org/plant#pump-7");
     assert.equal(url.searchParams.get("asOf"), "148");
     await screenshot(page, "named-query");
+    await page.getByRole("button", { name: "Ingest rate" }).click();
+    await page.waitForFunction(() => document.querySelector("#view-query .results-area caption")?.textContent.startsWith("Ingest rate"));
+    assert.equal(asked.at(-1).pathname, "/v1/queries/metrics/ingest-rate");
+    assert.equal(asked.at(-1).searchParams.get("asOf"), null, "no asOf for a query that cannot take it");
   } finally {
     await page.unrouteAll();
   }

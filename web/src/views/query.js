@@ -143,11 +143,15 @@ export function queryView(root) {
         placeholder: p.kind,
       }),
     );
+    // A listing may say a query cannot answer for a past position (`as_of: false`); it then
+    // runs on the current state and says so, rather than send an asOf the server refuses.
+    const timeTravels = q.as_of !== false;
     const form = el(
       "form",
       { class: "named-form" },
       el("button", { type: "submit" }, q.title || q.name),
       q.description ? el("p", { class: "muted" }, q.description) : null,
+      timeTravels ? null : el("p", { class: "muted" }, "current state only (no time travel)"),
       inputs,
     );
     form.addEventListener("submit", (e) => {
@@ -155,7 +159,7 @@ export function queryView(root) {
       const params = new URLSearchParams();
       for (const [k, v] of new FormData(form)) if (v !== "") params.set(k, v);
       const at = asOf();
-      if (at !== null) params.set("asOf", at);
+      if (at !== null && timeTravels) params.set("asOf", at);
       const path = `/v1/queries/${q.name.split("/").map(encodeURIComponent).join("/")}`;
       show(`${path}${params.size ? `?${params}` : ""}`, null, q.title || q.name);
     });
