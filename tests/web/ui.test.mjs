@@ -190,6 +190,18 @@ test("time travel: the asOf slider queries a past log position", async () => {
   assert.deepEqual(past, ["one"]);
   assert.match(await page.textContent("#view-query .results-area"), new RegExp(`state after event ${before.tree_size}`));
   await screenshot(page, "query-as-of");
+  // A position inside a transaction: the server names the boundaries around it, offered as buttons.
+  await page.$eval("#asof", (slider) => {
+    slider.value = "1";
+    slider.dispatchEvent(new Event("input"));
+  });
+  await page.click("#view-query button.primary");
+  await page.waitForSelector("#view-query .results-area .error");
+  assert.match(await page.textContent("#view-query .results-area .error"), /split the transaction/);
+  await page.getByRole("button", { name: /^asOf [1-9]/ }).click();
+  await page.waitForSelector("#view-query .results-area table");
+  assert.match(await page.textContent("#view-query .results-area"), /state after event [1-9]/);
+  await screenshot(page, "query-as-of-boundary");
   await page.uncheck("#asof-on");
   await page.click("#view-query button.primary");
   await page.waitForFunction(() => document.querySelectorAll("#view-query table.results tbody tr").length === 2);

@@ -102,8 +102,42 @@ export function queryView(root) {
       const node = await renderAnswer(response, caption);
       clear(results, asOfHeader ? el("p", { class: "muted" }, `state after event ${asOfHeader}`) : null, node);
     } catch (e) {
-      clear(results, errorBox(e));
+      const rerun = () => show(withAsOf(path), body && withAsOf(body), caption);
+      clear(results, errorBox(e), boundaryChoices(e, rerun));
     }
+  }
+
+  /** Sets asOf, where present, to the slider's value: in a form body or in a path's query. */
+  function withAsOf(text) {
+    const at = text.indexOf("?");
+    const [head, query] = text.startsWith("/") ? [at < 0 ? text : text.slice(0, at + 1), at < 0 ? "" : text.slice(at + 1)] : ["", text];
+    const form = new URLSearchParams(query);
+    if (!form.has("asOf")) return text;
+    form.set("asOf", slider.value);
+    return head + form.toString();
+  }
+
+  /**
+   * asOf must fall on a transaction boundary; the server's 400 names the two around the chosen
+   * position ("… use 0 or 119"). Offer them as buttons that move the slider and run again.
+   */
+  function boundaryChoices(e, rerun) {
+    const m = e.status === 400 && /split the transaction.*use (\d+) or (\d+)/.exec(e.message);
+    if (!m) return null;
+    return el(
+      "div",
+      { class: "toolbar" },
+      "Nearest transaction boundaries:",
+      [m[1], m[2]].map((at) => {
+        const b = el("button", { type: "button" }, `asOf ${at}`);
+        b.addEventListener("click", () => {
+          slider.value = at;
+          showAsOf();
+          rerun();
+        });
+        return b;
+      }),
+    );
   }
 
   function runQuery() {
