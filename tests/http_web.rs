@@ -1,6 +1,7 @@
 //! The web UI as the server sends it (`src/http/web.rs`): the page and its assets from the
 //! build directory, precompressed when accepted, every web response under a strict CSP; a page
-//! that says how to build the UI when there is no build; nothing else of the disk reachable.
+//! that says how to build the UI when there is no build; nothing else of the disk reachable;
+//! `ledgraph serve` taking the directory from `--web-dir` or `LEDGRAPH_WEB_DIR`.
 //!
 //! The build directories here are made by the tests (a few bytes each), so these run without
 //! Node; tests/web/ drives the real build in Chromium.
@@ -188,4 +189,85 @@ async fn no_path_reaches_files_outside_the_fixed_assets() {
         assert!(!reply.text().contains("not for the web"), "{path}");
     }
     server.close().await;
+}
+
+/// `ledgraph serve` on a free port with `args`/`env`; returns the page `/` and what the server
+/// wrote to stderr, then stops it.
+fn serve_page(args: &[&str], env: &[(&str, &Path)]) -> (String, String) {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    use std::time::Duration;
+
+    let data = tempfile::tempdir().expect("data dir");
+    let stderr_path = data.path().join("stderr");
+    let mut command = Command::new(env!("CARGO_BIN_EXE_ledgraph"));
+    for (name, _) in std::env::vars() {
+        if name.starts_with("LEDGRAPH_") {
+            command.env_remove(name);
+        }
+    }
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let mut child = command
+        .arg("--data")
+        .arg(data.path().join("data"))
+        .args(["serve", "--bind", "127.0.0.1:0", "--no-demo", "--no-shapes"])
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&stderr_path).expect("stderr file"))
+        .spawn()
+        .expect("spawn ledgraph serve");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if let Some(rest) = line.strip_prefix("web UI:") {
+                let _ = tx.send(rest.trim().to_owned());
+            }
+        }
+    });
+    let url = rx.recv_timeout(Duration::from_secs(30));
+    let page = url.map(|url| {
+        let agent = ureq::Agent::new_with_config(
+            ureq::Agent::config_builder()
+                .timeout_global(Some(Duration::from_secs(10)))
+                .build(),
+        );
+        agent
+            .get(&url)
+            .call()
+            .and_then(|mut r| r.body_mut().read_to_string())
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    let stderr = std::fs::read_to_string(&stderr_path).unwrap_or_default();
+    match page {
+        Ok(Ok(page)) => (page, stderr),
+        Ok(Err(e)) => panic!("GET /: {e}\n{stderr}"),
+        Err(_) => panic!("ledgraph serve did not start:\n{stderr}"),
+    }
+}
+
+#[test]
+fn serve_takes_the_web_dir_from_the_flag_or_the_environment() {
+    let web = tempfile::tempdir().expect("web dir");
+    fake_build(web.path());
+    let dir = web.path().to_str().expect("utf-8 path");
+
+    let (page, stderr) = serve_page(&["--web-dir", dir], &[]);
+    assert!(page.ends_with("<body>ui</body></html>"), "{page}");
+    assert!(!stderr.contains("not built"), "{stderr}");
+
+    let (page, _) = serve_page(&[], &[("LEDGRAPH_WEB_DIR", web.path())]);
+    assert!(page.ends_with("<body>ui</body></html>"), "{page}");
+
+    let empty = tempfile::tempdir().expect("empty dir");
+    let (page, stderr) = serve_page(&[], &[("LEDGRAPH_WEB_DIR", empty.path())]);
+    assert!(page.contains("npm run build"), "{page}");
+    assert!(
+        stderr.contains("the web UI is not built"),
+        "serve says so when it starts: {stderr}"
+    );
 }
