@@ -9,6 +9,22 @@ import { renderAnswer, ACCEPT } from "../results.js";
 import ingestLatencyQuery from "../../../queries/metrics/ingest_latency.rq";
 
 const SAMPLE_MS = 2000;
+/** Transactions drawn in the per-transaction chart (the newest). */
+const TRANSACTIONS_CHARTED_MAX = 200;
+
+/** Seconds of an xsd:dayTimeDuration ("PT0.002S", "P1DT2H3M4.5S", "-PT1S"). */
+export function durationSeconds(text) {
+  const m = /^(-?)P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$/.exec(text || "");
+  if (!m) return NaN;
+  const [, sign, d, h, min, sec] = m;
+  const total = Number(d || 0) * 86400 + Number(h || 0) * 3600 + Number(min || 0) * 60 + Number(sec || 0);
+  return sign ? -total : total;
+}
+
+/** A parsed SPARQL JSON answer as a Response again, for renderAnswer. */
+function jsonResponse(json) {
+  return new Response(JSON.stringify(json), { headers: { "content-type": "application/sparql-results+json" } });
+}
 /** Samples kept per chart (two minutes at one per 2 s). */
 const SAMPLES_MAX = 60;
 
@@ -116,7 +132,21 @@ export function metricsView(root) {
         body: new URLSearchParams({ query: ingestLatencyQuery }).toString(),
         headers: { Accept: ACCEPT, "Content-Type": "application/x-www-form-urlencoded" },
       });
-      clear(queryBox, await renderAnswer(response, "Commit and projection latency per transaction"));
+      const json = await response.json();
+      const rows = (json.results?.bindings || []).slice(-TRANSACTIONS_CHARTED_MAX);
+      const series = (name, v) => ({ name, values: rows.map((r) => durationSeconds(r[v]?.value)) });
+      clear(
+        queryBox,
+        rows.length
+          ? lineChart(
+              `Latency of the last ${rows.length} transactions (event graph)`,
+              [series("commit", "commitLatency"), series("projection", "projectLatency")],
+              "s",
+              640,
+            )
+          : null,
+        await renderAnswer(jsonResponse(json), "Commit and projection latency per transaction"),
+      );
     } catch (e) {
       clear(queryBox, errorBox(e));
     }
