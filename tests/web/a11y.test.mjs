@@ -59,6 +59,7 @@ for (const view of VIEWS) {
     }
     const missed = controls.filter((_, i) => !reached.has(i));
     t.diagnostic(`${view}: ${reached.size} of ${controls.length} controls reached by Tab`);
+    await screenshot(page, `keyboard-${view}`);
     assert.ok(controls.length >= 8, `${view}: found the controls (${controls.length})`);
     assert.deepEqual(missed, [], `not reachable by Tab in ${view}`);
   });
@@ -99,6 +100,7 @@ test("the first load weighs well under 1.5 MB compressed", async (t) => {
     total += bytes;
     files.push({ url: new URL(r.url()).pathname, encoding: (await r.allHeaders())["content-encoding"] || "identity", bytes });
   }
+  await screenshot(page, "first-load");
   await context.close();
   mkdirSync(screenshotDir, { recursive: true });
   writeFileSync(join(screenshotDir, "page-weight.json"), JSON.stringify({ total_bytes: total, files }, null, 1));
@@ -128,6 +130,7 @@ test("a server with tokens asks for one once and keeps it for the session", asyn
     await page.click("nav a[data-view=log]");
     await page.waitForSelector("#checkpoint-verdict .verdict.ok");
     assert.equal(await dialog.isVisible(), false);
+    await screenshot(page, "token-kept");
   } finally {
     await context.close();
     await guarded.stop();

@@ -100,6 +100,7 @@ test("without named queries the query view says so", async () => {
   try {
     await gotoView(page, server, "query");
     await page.locator(".named", { hasText: "not available" }).waitFor();
+    await screenshot(page, "named-queries-missing");
   } finally {
     await page.unrouteAll();
   }
@@ -129,6 +130,7 @@ test("without descriptors the view says there are none yet", async () => {
   try {
     await gotoView(page, server, "descriptors");
     await page.locator("#view-descriptors", { hasText: "No descriptors yet" }).waitFor();
+    await screenshot(page, "descriptors-missing");
   } finally {
     await page.unrouteAll();
   }

@@ -242,7 +242,8 @@ test("the metrics and descriptors views render", async () => {
 });
 
 test("no request left the origin and no CSP violation happened", async () => {
-  const { requests, problems, cspViolations } = ui;
+  const { page, requests, problems, cspViolations } = ui;
+  await screenshot(page, "end-of-session");
   const outside = requests.filter((u) => !u.startsWith(`${server.origin}/`) && !u.startsWith("data:"));
   assert.deepEqual(outside, [], "requests outside the origin");
   assert.ok(requests.length > 10, `the tests made requests (${requests.length})`);
