@@ -12,7 +12,16 @@ use ledgraph::http::auth::Scope;
 use ledgraph::http::server::{self, ServerConfig, ServerError};
 
 /// The routes anyone may call.
-const OPEN_ROUTES: &[&str] = &["/", "/healthz", "/readyz", "/metrics", "/openapi.json"];
+const OPEN_ROUTES: &[&str] = &[
+    "/",
+    "/assets/app.js",
+    "/assets/app.css",
+    "/assets/icon.svg",
+    "/healthz",
+    "/readyz",
+    "/metrics",
+    "/openapi.json",
+];
 
 /// One request: method, URI, headers, body.
 struct Call {

@@ -56,6 +56,9 @@ pub struct ServeArgs {
     /// Admit every batch without SHACL validation, even if `shapes/` exists.
     #[arg(long, env = "LEDGRAPH_NO_SHAPES")]
     pub no_shapes: bool,
+    /// The built web UI (`npm run build` in web/; default web/dist of this checkout).
+    #[arg(long, env = "LEDGRAPH_WEB_DIR")]
+    pub web_dir: Option<PathBuf>,
 }
 
 #[derive(Deserialize, Default, Debug)]
@@ -73,6 +76,7 @@ struct ServeFile {
     no_demo: Option<bool>,
     shapes: Option<PathBuf>,
     no_shapes: Option<bool>,
+    web_dir: Option<PathBuf>,
 }
 
 fn read_file(path: &Path) -> anyhow::Result<ServeFile> {
@@ -128,6 +132,9 @@ pub fn resolve(data: Option<PathBuf>, args: &ServeArgs) -> anyhow::Result<Server
             None => Some(PathBuf::from(DEFAULT_SHAPES_DIR)).filter(|p| p.exists()),
         }
     };
+    if let Some(dir) = args.web_dir.clone().or(file.web_dir) {
+        config.web_dir = dir;
+    }
     let mut tokens = match args.tokens_file.clone().or(file.tokens_file) {
         Some(path) => Tokens::from_file(&path)?,
         None => Tokens::default(),
@@ -150,9 +157,16 @@ pub fn run(data: Option<PathBuf>, args: &ServeArgs) -> anyhow::Result<()> {
         let opened = server::open(&config)?;
         let size = opened.state.log.size();
         let data = config.data.display().to_string();
+        let web_built = config.web_dir.join("index.html").is_file();
+        let web_dir = config.web_dir.display().to_string();
         let result = server::serve(&config, opened, server::shutdown_signal(), |addr| {
             println!("ledgraph serving {data} (log: {size} events)");
             println!("web UI:          http://{addr}/");
+            if !web_built {
+                eprintln!(
+                    "note: the web UI is not built (no index.html in {web_dir}): run `npm ci && npm run build` in web/"
+                );
+            }
             println!("SPARQL endpoint: http://{addr}/sparql");
             println!("publish events:  POST http://{addr}/v1/events");
         })

@@ -1,5 +1,5 @@
 //! The HTTP server: event publishing, the SPARQL 1.1 Protocol, Graph Store reads and writes,
-//! the log's checkpoints and proofs, and operations endpoints.
+//! the log's checkpoints and proofs, operations endpoints, and the web UI ([`web`]).
 //!
 //! [`app`] builds the whole [`Router`] from an [`AppState`] so every route can be tested with
 //! `oneshot(request)` and no socket; [`server`] binds it and handles shutdown. Every write —
@@ -21,6 +21,7 @@ mod publish;
 pub mod server;
 mod sparql;
 mod subscribe;
+pub mod web;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -99,6 +100,8 @@ pub struct Shared {
     pub admission: Arc<Admission>,
     /// Where the shapes are reloaded from (`POST /v1/shapes` with an empty body).
     pub shapes_path: Option<PathBuf>,
+    /// The built web UI ([`web`]), read per request.
+    pub web_dir: PathBuf,
     /// Committed events to subscribers ([`crate::bus`]).
     pub bus: Arc<Bus>,
     /// Open `/v1/subscribe` streams per token.
@@ -157,6 +160,9 @@ impl AppState {
 /// in step).
 pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/"),
+    ("get", "/assets/app.js"),
+    ("get", "/assets/app.css"),
+    ("get", "/assets/icon.svg"),
     ("get", "/healthz"),
     ("get", "/readyz"),
     ("get", "/metrics"),
@@ -187,8 +193,7 @@ pub const ROUTES: &[(&str, &str)] = &[
 /// The whole application.
 pub fn app(state: AppState) -> Router {
     let body_limit = state.limits.request_body_bytes_max;
-    let router = Router::new()
-        .route("/", get(ops::index))
+    let router = web::routes(Router::new())
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))

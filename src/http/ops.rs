@@ -1,12 +1,11 @@
-//! Operations: health and readiness, Prometheus metrics, the OpenAPI document, the index page,
-//! and the request-id + tracing layers every request passes through.
+//! Operations: health and readiness, Prometheus metrics, the OpenAPI document, and the request-id + tracing layers every request passes through.
 
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::extract::State;
 use axum::http::{HeaderValue, Request, StatusCode, header};
-use axum::response::{Html, IntoResponse};
+use axum::response::IntoResponse;
 use axum::{Json, Router};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tower_http::request_id::{
@@ -19,7 +18,6 @@ use super::error::AppError;
 
 /// The OpenAPI 3.1 description of every route.
 pub const OPENAPI_JSON: &str = include_str!("../../docs/openapi.json");
-const INDEX_HTML: &str = include_str!("../../web/index.html");
 
 /// Histogram buckets (seconds) for commit, fsync and query latencies.
 const LATENCY_BUCKETS_SECONDS: &[f64] = &[
@@ -113,10 +111,6 @@ pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
 
 pub async fn openapi() -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "application/json")], OPENAPI_JSON)
-}
-
-pub async fn index() -> impl IntoResponse {
-    Html(INDEX_HTML)
 }
 
 pub async fn method_not_allowed() -> AppError {

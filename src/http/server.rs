@@ -46,6 +46,8 @@ pub struct ServerConfig {
     pub projection: ProjectionConfig,
     /// SHACL shapes file or directory; `None` admits every batch (see [`crate::shapes`]).
     pub shapes: Option<PathBuf>,
+    /// The built web UI (`--web-dir`; default [`super::web::default_dir`]).
+    pub web_dir: PathBuf,
     pub bus: BusConfig,
 }
 
@@ -61,6 +63,7 @@ impl ServerConfig {
             log: LogConfig::default(),
             projection: ProjectionConfig::default(),
             shapes: None,
+            web_dir: super::web::default_dir(),
             bus: BusConfig::default(),
         }
     }
@@ -162,6 +165,7 @@ pub fn open(config: &ServerConfig) -> Result<Opened, ServerError> {
         shutting_down: AtomicBool::new(false),
         admission: Arc::new(Admission::new(shapes)),
         shapes_path: config.shapes.clone(),
+        web_dir: config.web_dir.clone(),
         bus: Arc::new(bus),
         subscriber_counts: Arc::default(),
     };
