@@ -323,6 +323,19 @@ fn the_command_line_backs_up_restores_and_exits_3_on_tampering() {
         "{}",
         stdout(&out)
     );
+    use std::os::unix::fs::PermissionsExt;
+    for dir in [&backup_dir, &into] {
+        let mode = std::fs::metadata(dir.join("node.key"))
+            .expect("node.key")
+            .permissions()
+            .mode();
+        assert_eq!(
+            mode & 0o777,
+            0o600,
+            "{}: the signing key stays private",
+            dir.display()
+        );
+    }
     let out = ledgraph(&into, &["log", "verify"]);
     assert!(
         out.status.success(),

@@ -180,6 +180,27 @@ fn write_new(path: &Path, bytes: &[u8], secret: bool) -> anyhow::Result<()> {
         .with_context(|| format!("writing {}", path.display()))
 }
 
+/// Size and hex SHA-256 of a file, read in chunks.
+fn hash_file(path: &Path) -> std::io::Result<(u64, String)> {
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    let bytes = std::io::copy(&mut file, &mut hasher)?;
+    Ok((bytes, hex::encode(hasher.finalize())))
+}
+
+/// Copies `from` to the new file `to` (permissions included, so `node.key` stays 0600) and
+/// makes it durable.
+fn copy_new(from: &Path, to: &Path) -> anyhow::Result<()> {
+    if to.exists() {
+        bail!("{} exists already", to.display());
+    }
+    std::fs::copy(from, to)
+        .with_context(|| format!("copying {} to {}", from.display(), to.display()))?;
+    std::fs::File::open(to)
+        .and_then(|f| f.sync_all())
+        .with_context(|| format!("syncing {}", to.display()))
+}
+
 /// `into` must be absent or an empty directory.
 fn check_empty(into: &Path) -> anyhow::Result<()> {
     match std::fs::read_dir(into) {
@@ -274,9 +295,7 @@ fn restore_verified(backup: &Path, into: &Path, manifest: &Manifest) -> anyhow::
             std::fs::create_dir_all(parent)
                 .with_context(|| format!("creating {}", parent.display()))?;
         }
-        let bytes = std::fs::read(backup.join(&file.path))
-            .with_context(|| format!("reading {}", file.path))?;
-        write_new(&to, &bytes, file.path == keys::SKEY_FILE)?;
+        copy_new(&backup.join(&file.path), &to)?;
     }
     let log = open_log(into)?;
     let bar = progress_bar(log.size(), "replaying");
@@ -399,16 +418,14 @@ fn check_files(backup: &Path, manifest: &Manifest) -> Result<(), String> {
             return Err(format!("the manifest lists {} twice", file.path));
         }
         let path = backup.join(relative);
-        let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", file.path))?;
-        if bytes.len() as u64 != file.bytes {
+        let (bytes, sha256) = hash_file(&path).map_err(|e| format!("{}: {e}", file.path))?;
+        if bytes != file.bytes {
             return Err(format!(
-                "{} has {} bytes, the manifest says {}",
-                file.path,
-                bytes.len(),
-                file.bytes
+                "{} has {bytes} bytes, the manifest says {}",
+                file.path, file.bytes
             ));
         }
-        if hex::encode(Sha256::digest(&bytes)) != file.sha256 {
+        if sha256 != file.sha256 {
             return Err(format!(
                 "{} does not have the SHA-256 of the manifest",
                 file.path
