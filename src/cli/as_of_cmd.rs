@@ -54,7 +54,7 @@ pub fn run_query_as_of(
 
 /// The store brought up to the log (unless a server holds it), the log's reader, and the log
 /// itself when this process opened it for writing (to close it cleanly).
-fn open(data: &Path) -> anyhow::Result<(GraphStore, Arc<LogReader>, Option<Log>)> {
+pub(super) fn open(data: &Path) -> anyhow::Result<(GraphStore, Arc<LogReader>, Option<Log>)> {
     let dir = store_dir(data);
     match open_for_reading(data)? {
         Opened::Writer(log) => {

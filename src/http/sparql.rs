@@ -240,7 +240,7 @@ fn named_node(iri: &str, param: &str) -> Result<NamedNode, AppError> {
 
 /// Cancels its token when dropped: when the client disconnects, axum drops the handler's
 /// future and the query stops at its next check.
-struct CancelOnDrop(CancellationToken);
+pub(super) struct CancelOnDrop(pub(super) CancellationToken);
 
 impl Drop for CancelOnDrop {
     fn drop(&mut self) {
@@ -269,9 +269,9 @@ pub async fn with_time_limit<T: Send + 'static>(
 }
 
 /// Serialized results and their media type.
-struct Rendered {
-    media_type: &'static str,
-    body: Vec<u8>,
+pub(super) struct Rendered {
+    pub(super) media_type: &'static str,
+    pub(super) body: Vec<u8>,
 }
 
 async fn run_query(
@@ -355,7 +355,7 @@ async fn run_query(
     Ok(response)
 }
 
-fn evaluation_error(e: oxigraph::sparql::QueryEvaluationError) -> AppError {
+pub(super) fn evaluation_error(e: oxigraph::sparql::QueryEvaluationError) -> AppError {
     use oxigraph::sparql::QueryEvaluationError as E;
     if let Some(error) = as_of::from_evaluation(&e) {
         return error;
@@ -369,7 +369,7 @@ fn evaluation_error(e: oxigraph::sparql::QueryEvaluationError) -> AppError {
     }
 }
 
-fn render(
+pub(super) fn render(
     results: QueryResults<'_>,
     result_format: Result<QueryResultsFormat, AppError>,
     graph_format: Result<RdfFormat, AppError>,

@@ -26,6 +26,7 @@ pub mod event_graph;
 pub mod graph_delta;
 pub mod hash;
 pub mod projection;
+pub mod rejections;
 pub mod replay;
 pub mod timing;
 pub mod update;
