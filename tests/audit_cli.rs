@@ -185,6 +185,7 @@ async fn a_lying_server_is_caught_with_exit_code_3() {
         assert_eq!(out.status.code(), Some(3), "{lie:?}: {}", text(&out));
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(stderr.contains("verification failed"), "{lie:?}: {stderr}");
+        eprintln!("{lie:?}: {}", stderr.trim());
     }
     server.close().await;
 }
