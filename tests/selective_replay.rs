@@ -121,6 +121,28 @@ fn selected_events_alone_make_the_replayed_state() {
             .unwrap(),
     );
     assert!(stdout(&out).contains(&hash), "{}", stdout(&out));
+    // The new store can be queried where it is.
+    let out = ledgraph(
+        &data,
+        &[
+            "query",
+            "--store",
+            &into.display().to_string(),
+            "--format",
+            "csv",
+            "SELECT ?n WHERE { GRAPH <urn:ledgraph:meta> { <urn:ledgraph:selection> <https://ledgraph.dev/ns#selectedEvents> ?n } }",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let selected = events.iter().filter(|(a, _, _)| *a != excluded).count();
+    assert_eq!(
+        stdout(&out).lines().nth(1),
+        Some(selected.to_string().as_str())
+    );
 
     // The same by name, from a directory without queries/: the embedded copy.
     let into2 = dir.path().join("only");

@@ -132,6 +132,10 @@ pub enum Command {
         /// A parameter of the named query, NAME=VALUE (repeatable), bound as an RDF term.
         #[arg(long, value_name = "NAME=VALUE", requires = "named")]
         param: Vec<String>,
+        /// Query this store directory as it is (one built by `replay --into`, e.g. a
+        /// selective replay) instead of --data's.
+        #[arg(long, value_name = "DIR", conflicts_with_all = ["server", "as_of", "named"])]
+        store: Option<PathBuf>,
         /// The server, e.g. http://localhost:7878.
         #[arg(long, env = "LEDGRAPH_SERVER")]
         server: Option<String>,
@@ -340,6 +344,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             format,
             token,
             as_of,
+            store,
             ..
         } => {
             let query = query.unwrap_or_default();
@@ -356,9 +361,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     token.as_deref(),
                     as_of.as_deref(),
                 ),
-                None => match as_of {
-                    Some(as_of) => as_of_cmd::run_query_as_of(&data, &query, format, &as_of),
-                    None => store_cmd::run_query(&data, &query, format),
+                None => match (as_of, store) {
+                    (Some(as_of), _) => as_of_cmd::run_query_as_of(&data, &query, format, &as_of),
+                    (None, Some(dir)) => store_cmd::run_query_in(&dir, &query, format),
+                    (None, None) => store_cmd::run_query(&data, &query, format),
                 },
             }
         }

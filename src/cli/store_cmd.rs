@@ -104,7 +104,16 @@ pub fn run_replay(
 
 /// `ledgraph query 'QUERY' [--format F]` on the local store.
 pub fn run_query(data: &Path, query: &str, format: QueryFormat) -> anyhow::Result<()> {
-    let store = open_local_store(data)?;
+    run_query_on(&open_local_store(data)?, query, format)
+}
+
+/// `ledgraph query --store DIR 'QUERY'`: a store built by `replay` or `replay --select`, read
+/// as it is (no log is consulted).
+pub fn run_query_in(dir: &Path, query: &str, format: QueryFormat) -> anyhow::Result<()> {
+    run_query_on(&GraphStore::open_read_only(dir)?, query, format)
+}
+
+fn run_query_on(store: &GraphStore, query: &str, format: QueryFormat) -> anyhow::Result<()> {
     let results = SparqlEvaluator::new()
         .parse_query(query)
         .context("parsing the query")?
