@@ -6,7 +6,7 @@
 //! malformed ones are a 400 naming the parameter. `asOf` resolves to a log size like on
 //! `/sparql` and is bound to the query's `?logSize`; without it `?logSize` is the log's size.
 //! The query waits until the event graph has projected that many events (503 after
-//! `state_wait_ms`), then runs on the store with the query time limit, and its results are
+//! `state_wait_ms`; not for queries whose header says `# wait: none`), then runs on the store with the query time limit, and its results are
 //! serialized and content-negotiated exactly as `/sparql`'s ([`super::sparql::render`]).
 
 use std::time::{Duration, Instant};
@@ -78,7 +78,9 @@ pub async fn run(
     let bound = query
         .bind(&params, log_size, as_of_value.is_some())
         .map_err(from_query_error)?;
-    wait_for_events(&state, log_size).await?;
+    if query.waits_for_event_graph() {
+        wait_for_events(&state, log_size).await?;
+    }
 
     let result_format = media::negotiate(&headers, RESULT_FORMATS);
     let graph_format = media::negotiate(&headers, GRAPH_FORMATS);

@@ -5,7 +5,12 @@
 //! # description: Every event whose triple has the subject s, …   (may repeat: lines are joined)
 //! # param: s iri — the subject
 //! # param: from dateTime optional — only events at or after this instant
+//! # wait: none                                                  (optional, see below)
 //! ```
+//!
+//! `# wait: none` tells the runner not to wait for the event-graph projection to reach the
+//! log's size before running the query — for queries that observe the projections
+//! themselves (`metrics/projection-lag`), which would otherwise block exactly when they matter.
 //!
 //! The header is the run of `#` lines at the top of the file; other comment lines in it are
 //! free text and ignored. The separator before a parameter's description is an em dash `—`
@@ -19,6 +24,8 @@ pub struct Header {
     pub title: String,
     pub description: String,
     pub params: Vec<ParamSpec>,
+    /// Whether the runner waits for the event graph first (`# wait: none` says no).
+    pub waits: bool,
 }
 
 /// Most parameters one query may declare.
@@ -26,7 +33,10 @@ pub const PARAMS_MAX: usize = 32;
 
 /// Reads the header of `text` (the query named `name`, for error messages).
 pub fn parse(name: &str, text: &str) -> Result<Header, QueryError> {
-    let mut header = Header::default();
+    let mut header = Header {
+        waits: true,
+        ..Header::default()
+    };
     let mut description: Vec<&str> = Vec::new();
     for (index, line) in text.lines().enumerate() {
         let line = line.trim();
@@ -43,6 +53,16 @@ pub fn parse(name: &str, text: &str) -> Result<Header, QueryError> {
             header.title = title.trim().to_owned();
         } else if let Some(text) = comment.strip_prefix("description:") {
             description.push(text.trim());
+        } else if let Some(wait) = comment.strip_prefix("wait:") {
+            header.waits = match wait.trim() {
+                "none" => false,
+                "event-graph" => true,
+                other => {
+                    return Err(error(format!(
+                        "`# wait:` takes none or event-graph, not {other:?}"
+                    )));
+                }
+            };
         } else if let Some(param) = comment.strip_prefix("param:") {
             let param = parse_param(param.trim()).map_err(error)?;
             if header.params.iter().any(|p| p.name == param.name) {
@@ -129,6 +149,9 @@ mod tests {
         assert_eq!(h.params[0].description, "the subject");
         assert_eq!(h.params[1].kind, ParamKind::DateTime);
         assert!(!h.params[1].required);
+        assert!(h.waits);
+        assert!(!parse("x/y", "# title: T\n# wait: none\n").unwrap().waits);
+        assert!(parse("x/y", "# title: T\n# wait: later\n").is_err());
     }
 
     #[test]

@@ -235,6 +235,7 @@ pub struct NamedQuery {
     pub params: Vec<ParamSpec>,
     query: spargebra::Query,
     takes_log_size: bool,
+    waits: bool,
 }
 
 impl NamedQuery {
@@ -262,6 +263,7 @@ impl NamedQuery {
             description: header.description,
             params: header.params,
             takes_log_size: placeholders.contains(LOG_SIZE_VAR),
+            waits: header.waits,
             query,
         })
     }
@@ -269,6 +271,12 @@ impl NamedQuery {
     /// Whether the query leaves out events past `?logSize` (and so answers `asOf`).
     pub fn takes_log_size(&self) -> bool {
         self.takes_log_size
+    }
+
+    /// Whether the runner should wait for the event graph to reach `?logSize` first (the
+    /// header's `# wait:`; yes unless it says `none`).
+    pub fn waits_for_event_graph(&self) -> bool {
+        self.waits
     }
 
     /// The query with `params` (name, value) bound and `?logSize` set to `log_size`.
