@@ -77,6 +77,28 @@ async fn the_catalog_lists_every_query_with_typed_parameters() {
         history["params"],
         serde_json::json!([{"name": "s", "kind": "iri", "required": true, "description": "the subject"}])
     );
+    // The OpenAPI document enumerates the same groups and names.
+    let doc = server.get("/openapi.json").await.json();
+    let documented = |param: &str| -> std::collections::BTreeSet<String> {
+        doc["paths"]["/v1/queries/{group}/{name}"]["get"]["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == param)
+            .and_then(|p| p["schema"]["enum"].as_array())
+            .unwrap_or_else(|| panic!("{param} is an enum in docs/openapi.json"))
+            .iter()
+            .map(|v| v.as_str().unwrap().to_owned())
+            .collect()
+    };
+    let part = |i: usize| -> std::collections::BTreeSet<String> {
+        names
+            .iter()
+            .map(|n| n.split('/').nth(i).unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(documented("group"), part(0));
+    assert_eq!(documented("name"), part(1));
     for q in queries {
         for p in q["params"].as_array().unwrap() {
             let kind = p["kind"].as_str().unwrap();
