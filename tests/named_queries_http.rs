@@ -166,6 +166,21 @@ async fn subject_history_and_provenance_follow_the_log_and_as_of() {
         .unwrap();
     assert_eq!(values(&rows, "o"), ["36", "Ada"]);
 
+    // The lg: time functions work on /sparql too.
+    let times = server
+        .select_values(
+            "PREFIX lg: <https://ledgraph.dev/ns#> SELECT ?t WHERE { GRAPH <urn:ledgraph:log> { <urn:ledgraph:event:0> lg:time ?hlc } BIND (lg:hlcDateTime(?hlc) AS ?t) }",
+            "t",
+        )
+        .await;
+    assert_eq!(
+        times,
+        values(
+            &named(&server, &format!("audit/subject-history?s={}", encode(&s))).await[..1],
+            "time"
+        )
+    );
+
     // CSV by Accept, like /sparql.
     let reply = server
         .get_with(

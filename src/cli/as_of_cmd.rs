@@ -12,7 +12,6 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context;
-use oxigraph::sparql::SparqlEvaluator;
 
 use super::store_cmd::{QueryFormat, write_results};
 use super::{Opened, open_for_reading, progress_bar};
@@ -29,7 +28,7 @@ pub fn run_query_as_of(
     as_of: &str,
 ) -> anyhow::Result<()> {
     let spec: AsOfSpec = as_of.parse()?;
-    let prepared = SparqlEvaluator::new()
+    let prepared = crate::queries::evaluator()
         .parse_query(query)
         .context("parsing the query")?;
     let (store, reader, writer) = open(data)?;

@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::{Subcommand, ValueEnum};
+use oxigraph::sparql::QueryResults;
 use oxigraph::sparql::results::{QueryResultsFormat, QueryResultsSerializer};
-use oxigraph::sparql::{QueryResults, SparqlEvaluator};
 
 use super::{Opened, open_for_reading, progress_bar};
 use crate::store::projection::{catch_up, catch_up_events};
@@ -114,7 +114,7 @@ pub fn run_query_in(dir: &Path, query: &str, format: QueryFormat) -> anyhow::Res
 }
 
 fn run_query_on(store: &GraphStore, query: &str, format: QueryFormat) -> anyhow::Result<()> {
-    let results = SparqlEvaluator::new()
+    let results = crate::queries::evaluator()
         .parse_query(query)
         .context("parsing the query")?
         .on_store(store.oxigraph())

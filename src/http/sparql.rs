@@ -16,7 +16,7 @@ use axum::response::{IntoResponse, Response};
 use oxigraph::io::{RdfFormat, RdfParser, RdfSerializer};
 use oxigraph::model::{GraphName, NamedNode, NamedOrBlankNode};
 use oxigraph::sparql::results::{QueryResultsFormat, QueryResultsSerializer};
-use oxigraph::sparql::{CancellationToken, QueryResults, SparqlEvaluator};
+use oxigraph::sparql::{CancellationToken, QueryResults};
 
 use super::auth::Scope;
 use super::error::{AppError, Body};
@@ -282,7 +282,7 @@ async fn run_query(
     base: &str,
 ) -> Result<Response, AppError> {
     state.authorize(headers, Scope::Read)?;
-    let evaluator = SparqlEvaluator::new()
+    let evaluator = crate::queries::evaluator()
         .with_base_iri(base)
         .map_err(|e| AppError::bad_request(format!("base IRI: {e}")))?;
     let cancel = CancellationToken::new();
