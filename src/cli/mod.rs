@@ -3,8 +3,8 @@
 //! Every command takes `--data DIR` (default `./ledgraph-data`, or `LEDGRAPH_DATA`). Errors are
 //! printed as one line starting with `error:`; the exit code is 1 for bad input or I/O, 2 for
 //! usage errors (clap), and 3 when verification finds damage or tampering (locally, or on a
-//! server audited with `verify-remote` or `audit`). `publish`, `query --server`, `audit` and `verify-remote` are
-//! HTTP clients of a running server ([`client`]).
+//! server audited with `verify-remote` or `audit`). `publish`, `query --server`, `audit` and
+//! `verify-remote` are HTTP clients of a running server ([`client`]).
 
 mod as_of_cmd;
 mod audit_cmd;
