@@ -3,13 +3,13 @@
 //! resolution: each pX lies in the bucket where the histogram's cumulative count first reaches
 //! the same rank.
 //!
+//! The query runs with `per=range` from the test's start, so the run may span minutes.
 //! One test in this file on purpose: the Prometheus recorder is process-wide, so another test
 //! publishing in the same binary would add to the histograms.
 
 mod common;
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use axum::http::StatusCode;
 use common::Rng;
@@ -30,6 +30,10 @@ fn seconds(duration: &str) -> f64 {
         .strip_suffix('S')
         .map_or(0.0, |s| s.parse::<f64>().unwrap());
     minutes * 60.0 + secs
+}
+
+fn row_minute_unbound(row: &serde_json::Value) -> bool {
+    row.get("minute").is_none()
 }
 
 /// The cumulative bucket counts (`le` → count) of a histogram in the Prometheus text format.
@@ -69,16 +73,15 @@ async fn sparql_percentiles_agree_with_the_prometheus_histograms() {
     let mut rng = Rng::from_env("sparql_percentiles_agree_with_the_prometheus_histograms");
     let server = TestServer::start();
     assert!(server.state.metrics.is_some(), "the recorder is installed");
-    // All transactions in one minute, so the query has one row per stage (publishing takes a
-    // few seconds at most).
-    let second = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-        % 60;
-    if second > 40 {
-        tokio::time::sleep(Duration::from_secs(61 - second)).await;
-    }
+    // The query's range starts now; per=range gives one row per stage over it, whatever
+    // minutes the run spans.
+    let from = ledgraph::event::hlc::rfc3339_from_ms(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64
+            - 1_000,
+    );
     let transactions = 120;
     for i in 0..transactions {
         let n = rng.range(1, 20);
@@ -98,7 +101,12 @@ async fn sparql_percentiles_agree_with_the_prometheus_histograms() {
         .unwrap()
     );
 
-    let reply = server.get("/v1/queries/metrics/ingest-latency").await;
+    let reply = server
+        .get(&format!(
+            "/v1/queries/metrics/ingest-latency?per=range&from={}",
+            common::http::encode(&from)
+        ))
+        .await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
     let json = reply.json();
     let rows = json["results"]["bindings"].as_array().unwrap().clone();
@@ -112,11 +120,8 @@ async fn sparql_percentiles_agree_with_the_prometheus_histograms() {
             .iter()
             .filter(|r| r["stage"]["value"] == stage)
             .collect();
-        assert_eq!(
-            stage_rows.len(),
-            1,
-            "one minute, one row per stage: {rows:?}"
-        );
+        assert_eq!(stage_rows.len(), 1, "one row per stage: {rows:?}");
+        assert!(row_minute_unbound(stage_rows[0]), "per=range: {rows:?}");
         let row = stage_rows[0];
         let n: u64 = row["transactions"]["value"]
             .as_str()

@@ -284,6 +284,20 @@ fn latency_percentiles_are_nearest_rank_per_minute_and_stage() {
     assert_eq!(duration(&row["p90"]), "PT0.09S");
     assert_eq!(duration(&row["p99"]), "PT0.099S");
     assert_eq!(duration(&row["max"]), "PT0.1S");
+    // per=range: one row per stage, no minute.
+    let rows = run(
+        &store,
+        named("metrics/ingest-latency"),
+        &[("per", "range")],
+        log.size(),
+    );
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert!(rows.iter().all(|r| !r.contains_key("minute")), "{rows:?}");
+    assert!(
+        rows.iter()
+            .all(|r| r["transactions"].starts_with("\"100\"")),
+        "{rows:?}"
+    );
     // A range that excludes the minute leaves nothing.
     let rows = run(
         &store,
