@@ -111,6 +111,17 @@ fn valid_request(method: &str, path: &str) -> (Scope, Call) {
         ("get", "/v1/log/proof/consistency") => {
             (Scope::Read, Call::new("GET", format!("{path}?from=1&to=1")))
         }
+        ("get", "/v1/queries") => (Scope::Read, Call::new("GET", path)),
+        ("get", "/v1/queries/{group}/{name}") => (
+            Scope::Read,
+            Call::new(
+                "GET",
+                format!(
+                    "/v1/queries/audit/subject-history?s={}",
+                    encode("https://example.org/auth/s")
+                ),
+            ),
+        ),
         ("get", "/sparql") | ("get", "/query") => {
             (Scope::Read, Call::new("GET", format!("{path}?query={ask}")))
         }

@@ -153,10 +153,11 @@ async fn every_route_in_routes_is_served() {
     let server = TestServer::start();
     for &(method, path) in ROUTES {
         // An event stream never ends by itself; `limit=0` ends it at once so it reads whole.
-        let uri = if path == "/v1/subscribe" {
-            format!("{path}?limit=0")
-        } else {
-            path.to_owned()
+        let uri = match path {
+            "/v1/subscribe" => format!("{path}?limit=0"),
+            // A template: one named query stands for all.
+            "/v1/queries/{group}/{name}" => "/v1/queries/metrics/projection-lag".to_owned(),
+            _ => path.to_owned(),
         };
         let reply = server
             .send(request(

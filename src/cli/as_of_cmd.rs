@@ -12,7 +12,6 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context;
-use oxigraph::sparql::SparqlEvaluator;
 
 use super::store_cmd::{QueryFormat, write_results};
 use super::{Opened, open_for_reading, progress_bar};
@@ -29,7 +28,7 @@ pub fn run_query_as_of(
     as_of: &str,
 ) -> anyhow::Result<()> {
     let spec: AsOfSpec = as_of.parse()?;
-    let prepared = SparqlEvaluator::new()
+    let prepared = crate::queries::evaluator()
         .parse_query(query)
         .context("parsing the query")?;
     let (store, reader, writer) = open(data)?;
@@ -54,7 +53,7 @@ pub fn run_query_as_of(
 
 /// The store brought up to the log (unless a server holds it), the log's reader, and the log
 /// itself when this process opened it for writing (to close it cleanly).
-fn open(data: &Path) -> anyhow::Result<(GraphStore, Arc<LogReader>, Option<Log>)> {
+pub(super) fn open(data: &Path) -> anyhow::Result<(GraphStore, Arc<LogReader>, Option<Log>)> {
     let dir = store_dir(data);
     match open_for_reading(data)? {
         Opened::Writer(log) => {

@@ -375,7 +375,7 @@ pub fn query_remote(
             form_urlencoded::byte_serialize(as_of.as_bytes()).collect::<String>()
         );
     }
-    let mut response = if encoded_len <= QUERY_GET_BYTES_MAX {
+    let response = if encoded_len <= QUERY_GET_BYTES_MAX {
         client.get("/sparql", &params, format.accept())?
     } else {
         client.post(
@@ -385,6 +385,34 @@ pub fn query_remote(
             format.accept(),
         )?
     };
+    print_results(response, format)
+}
+
+/// `ledgraph query --named NAME --param k=v --server URL`: runs a named query
+/// (`GET /v1/queries/NAME`) and prints its results like [`query_remote`].
+pub fn named_query_remote(
+    server: &str,
+    name: &str,
+    params: &[(String, String)],
+    format: QueryOutputFormat,
+    token: Option<&str>,
+    as_of: Option<&str>,
+) -> anyhow::Result<()> {
+    let client = Client::new(server, token)?;
+    let mut query: Vec<(&str, String)> = params
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.clone()))
+        .collect();
+    if let Some(as_of) = as_of {
+        query.push(("asOf", as_of.to_owned()));
+    }
+    let response = client.get(&format!("/v1/queries/{name}"), &query, format.accept())?;
+    print_results(response, format)
+}
+
+/// Prints a results answer: SPARQL JSON as a table when `format` is the table, anything else
+/// streamed as it comes.
+fn print_results(mut response: Response<Body>, format: QueryOutputFormat) -> anyhow::Result<()> {
     let media_type = response
         .body()
         .mime_type()

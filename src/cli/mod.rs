@@ -3,14 +3,17 @@
 //! Every command takes `--data DIR` (default `./ledgraph-data`, or `LEDGRAPH_DATA`). Errors are
 //! printed as one line starting with `error:`; the exit code is 1 for bad input or I/O, 2 for
 //! usage errors (clap), and 3 when verification finds damage or tampering (locally, or on a
-//! server audited with `verify-remote`). `publish`, `query --server` and `verify-remote` are
-//! HTTP clients of a running server ([`client`]).
+//! server audited with `verify-remote` or `audit`). `publish`, `query --server`, `audit` and
+//! `verify-remote` are HTTP clients of a running server ([`client`]).
 
 mod as_of_cmd;
+mod audit_cmd;
 pub mod backup_cmd;
 pub mod client;
 mod log_cmd;
 mod migrate_cmd;
+mod queries_cmd;
+mod replay_select_cmd;
 mod serve;
 mod shapes_cmd;
 pub mod store_cmd;
@@ -71,6 +74,13 @@ pub enum Command {
         /// The new store's directory (must be empty or absent).
         #[arg(long)]
         into: PathBuf,
+        /// Replay only the events this selection query returns as ?seq (a file, or a
+        /// built-in such as queries/replay/except-actor.rq); see docs/queries.md.
+        #[arg(long, value_name = "QUERY.rq", conflicts_with_all = ["to", "event_graph", "hash"])]
+        select: Option<String>,
+        /// A parameter of the --select query, NAME=VALUE (repeatable).
+        #[arg(long, value_name = "NAME=VALUE", requires = "select")]
+        param: Vec<String>,
         /// Replay only the first SEQ events (must end a transaction).
         #[arg(long)]
         to: Option<u64>,
@@ -115,7 +125,19 @@ pub enum Command {
     /// store (server stopped; brought up to the log first).
     Query {
         /// The query text, or "-" to read it from stdin.
-        query: String,
+        #[arg(required_unless_present = "named", conflicts_with = "named")]
+        query: Option<String>,
+        /// Run a named query instead (queries/NAME.rq, e.g. audit/subject-history; the server
+        /// lists them at /v1/queries).
+        #[arg(long, value_name = "NAME")]
+        named: Option<String>,
+        /// A parameter of the named query, NAME=VALUE (repeatable), bound as an RDF term.
+        #[arg(long, value_name = "NAME=VALUE", requires = "named")]
+        param: Vec<String>,
+        /// Query this store directory as it is (one built by `replay --into`, e.g. a
+        /// selective replay) instead of --data's.
+        #[arg(long, value_name = "DIR", conflicts_with_all = ["server", "as_of", "named"])]
+        store: Option<PathBuf>,
         /// The server, e.g. http://localhost:7878.
         #[arg(long, env = "LEDGRAPH_SERVER")]
         server: Option<String>,
@@ -129,6 +151,9 @@ pub enum Command {
         #[arg(long = "as-of", value_name = "SEQ|TIME")]
         as_of: Option<String>,
     },
+    /// Proof-carrying audits of a server (exit code 3 when a proof fails).
+    #[command(subcommand)]
+    Audit(audit_cmd::AuditCommand),
     /// Print a server's committed events matching a pattern as they commit (GET /v1/subscribe):
     /// one JSON object (or RDF Patch row) per line.
     Subscribe {
@@ -283,10 +308,18 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(args) => serve::run(cli.data, &args),
         Command::Replay {
             into,
+            select: Some(select),
+            param,
+            ..
+        } => replay_select_cmd::run(&data, &select, &param, &into),
+        Command::Replay {
+            into,
             to,
             event_graph,
             hash,
+            ..
         } => store_cmd::run_replay(&data, &into, to, event_graph, hash),
+        Command::Audit(cmd) => audit_cmd::run(cmd),
         Command::Store(cmd) => store_cmd::run_store(&data, cmd),
         Command::Shapes(cmd) => shapes_cmd::run(cmd),
         Command::Validate {
@@ -324,12 +357,39 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             subscribe_cmd::run(&server, token.as_deref(), &args)
         }
         Command::Query {
+            named: Some(name),
+            param,
+            server,
+            format,
+            token,
+            as_of,
+            ..
+        } => {
+            queries_cmd::check_name(&name)?;
+            match server {
+                Some(server) => client::named_query_remote(
+                    &server,
+                    &name,
+                    &queries_cmd::parse_params(&param)?,
+                    format,
+                    token.as_deref(),
+                    as_of.as_deref(),
+                ),
+                None => {
+                    queries_cmd::run_named_local(&data, &name, &param, format, as_of.as_deref())
+                }
+            }
+        }
+        Command::Query {
             query,
             server,
             format,
             token,
             as_of,
+            store,
+            ..
         } => {
+            let query = query.unwrap_or_default();
             let query = if query == "-" {
                 std::io::read_to_string(std::io::stdin()).context("reading the query from stdin")?
             } else {
@@ -343,9 +403,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     token.as_deref(),
                     as_of.as_deref(),
                 ),
-                None => match as_of {
-                    Some(as_of) => as_of_cmd::run_query_as_of(&data, &query, format, &as_of),
-                    None => store_cmd::run_query(&data, &query, format),
+                None => match (as_of, store) {
+                    (Some(as_of), _) => as_of_cmd::run_query_as_of(&data, &query, format, &as_of),
+                    (None, Some(dir)) => store_cmd::run_query_in(&dir, &query, format),
+                    (None, None) => store_cmd::run_query(&data, &query, format),
                 },
             }
         }

@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::{Subcommand, ValueEnum};
+use oxigraph::sparql::QueryResults;
 use oxigraph::sparql::results::{QueryResultsFormat, QueryResultsSerializer};
-use oxigraph::sparql::{QueryResults, SparqlEvaluator};
 
 use super::{Opened, open_for_reading, progress_bar};
 use crate::store::projection::{catch_up, catch_up_events};
@@ -104,8 +104,17 @@ pub fn run_replay(
 
 /// `ledgraph query 'QUERY' [--format F]` on the local store.
 pub fn run_query(data: &Path, query: &str, format: QueryFormat) -> anyhow::Result<()> {
-    let store = open_local_store(data)?;
-    let results = SparqlEvaluator::new()
+    run_query_on(&open_local_store(data)?, query, format)
+}
+
+/// `ledgraph query --store DIR 'QUERY'`: a store built by `replay` or `replay --select`, read
+/// as it is (no log is consulted).
+pub fn run_query_in(dir: &Path, query: &str, format: QueryFormat) -> anyhow::Result<()> {
+    run_query_on(&GraphStore::open_read_only(dir)?, query, format)
+}
+
+fn run_query_on(store: &GraphStore, query: &str, format: QueryFormat) -> anyhow::Result<()> {
+    let results = crate::queries::evaluator()
         .parse_query(query)
         .context("parsing the query")?
         .on_store(store.oxigraph())

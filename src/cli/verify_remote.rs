@@ -37,7 +37,7 @@ const VKEY_BYTES_MAX: u64 = 4_096;
 #[error("verification failed: {0}")]
 pub struct VerifyFailed(pub String);
 
-fn failed(message: impl Into<String>) -> anyhow::Error {
+pub(crate) fn failed(message: impl Into<String>) -> anyhow::Error {
     VerifyFailed(message.into()).into()
 }
 
@@ -130,7 +130,9 @@ pub fn verify_remote(server: &str, options: &VerifyRemoteOptions<'_>) -> anyhow:
     Ok(())
 }
 
-fn verifier(client: &Client, vkey: Option<&Path>) -> anyhow::Result<Verifier> {
+/// The log's verifier key: the pinned file, or else the one the server names (trust on first
+/// use, with a note on stderr).
+pub(crate) fn verifier(client: &Client, vkey: Option<&Path>) -> anyhow::Result<Verifier> {
     let (text, source) = match vkey {
         Some(path) => (
             std::fs::read_to_string(path)
@@ -180,7 +182,14 @@ fn hashes(field: &str, list: &[String]) -> anyhow::Result<Vec<Hash>> {
     list.iter().map(|h| hash(field, h)).collect()
 }
 
-fn check_inclusion(client: &Client, seq: u64, size: u64, root: &Hash) -> anyhow::Result<()> {
+/// Proves event `seq` in the tree of `size` with root `root` (the signed checkpoint's), checks
+/// that its entry hashes to the proven leaf, and returns the decoded event.
+pub(crate) fn check_inclusion(
+    client: &Client,
+    seq: u64,
+    size: u64,
+    root: &Hash,
+) -> anyhow::Result<crate::event::Event> {
     let proof: InclusionJson = client.get_json(
         "/v1/log/proof/inclusion",
         &[("seq", seq.to_string()), ("size", size.to_string())],
@@ -217,8 +226,7 @@ fn check_inclusion(client: &Client, seq: u64, size: u64, root: &Hash) -> anyhow:
         )));
     }
     crate::event::decode_event(&bytes)
-        .map_err(|e| failed(format!("event {seq} is not a canonical event: {e}")))?;
-    Ok(())
+        .map_err(|e| failed(format!("event {seq} is not a canonical event: {e}")))
 }
 
 fn check_extends(

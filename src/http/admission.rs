@@ -34,6 +34,7 @@ use super::{AppState, media};
 use crate::event::Op;
 use crate::shapes::report::{BatchReport, ResultSummary};
 use crate::shapes::{self, SHAPES_DIGEST, SHAPES_GRAPH, SHAPES_NODE, Shapes, ShapesError};
+use crate::store::rejections::RejectedShape;
 
 /// The report of a refused batch, carried by [`AppError::Unprocessable`].
 #[derive(Debug)]
@@ -182,8 +183,10 @@ pub(super) async fn admit(
     let verdict = run_validation(state, shapes, changes.to_vec(), first_seq).await?;
     if verdict.rejects() {
         metrics::counter!("ledgraph_batches_rejected_total").increment(1);
+        let report = verdict.report.in_mode(shapes::Mode::Enforce);
+        count_rejection(state, &report).await;
         return Err(AppError::Unprocessable(Box::new(Rejection {
-            report: verdict.report.in_mode(shapes::Mode::Enforce),
+            report,
             first_seq,
         })));
     }
@@ -204,6 +207,31 @@ pub(super) async fn admit(
         .map_err(AppError::internal)?;
     let recorded = quads.into_iter().map(|q| (Op::Add, q)).collect();
     Ok(new_skolemizer(state)?.changes(recorded))
+}
+
+/// Counts a refused batch by shape in the meta graph (`store::rejections`). A failure is
+/// logged, not answered: the client's answer is the refusal either way.
+async fn count_rejection(state: &AppState, report: &BatchReport) {
+    let shapes: Vec<RejectedShape> = report
+        .summaries()
+        .into_iter()
+        .map(|s| RejectedShape {
+            shape_set: s.shape_set,
+            shape: s.shape,
+            path: s.path,
+        })
+        .collect();
+    let store = state.store.clone();
+    let at_ms = super::publish::now_ms();
+    let recorded = tokio::task::spawn_blocking(move || {
+        crate::store::rejections::record(&store, at_ms, &shapes)
+    })
+    .await;
+    match recorded {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::warn!(error = %e, "counting a rejected batch"),
+        Err(e) => tracing::warn!(error = %e, "counting a rejected batch"),
+    }
 }
 
 async fn run_validation(

@@ -18,6 +18,7 @@ mod media;
 mod migrations;
 mod ops;
 mod publish;
+mod queries;
 pub mod server;
 mod sparql;
 mod subscribe;
@@ -178,6 +179,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/log/entries"),
     ("get", "/v1/log/proof/inclusion"),
     ("get", "/v1/log/proof/consistency"),
+    ("get", "/v1/queries"),
+    ("get", "/v1/queries/{group}/{name}"),
     ("get", "/sparql"),
     ("post", "/sparql"),
     ("get", "/query"),
@@ -209,6 +212,8 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/log/entries", get(log_routes::entries))
         .route("/v1/log/proof/inclusion", get(log_routes::inclusion))
         .route("/v1/log/proof/consistency", get(log_routes::consistency))
+        .route("/v1/queries", get(queries::list))
+        .route("/v1/queries/{group}/{name}", get(queries::run))
         .route("/sparql", get(sparql::get_query).post(sparql::post))
         .route("/query", get(sparql::get_query).post(sparql::post))
         // GET /update gets the 405 fallback, which lists the allowed methods (`Allow: POST`).

@@ -134,7 +134,14 @@ pub(super) async fn append_internal(
     let (tx, rx) = tokio::sync::oneshot::channel();
     let started = Instant::now();
     let log = state.log.clone();
+    let timing = state.timing.clone();
+    // The timing is recorded here, on the log's thread as it acknowledges, not after the
+    // handler wakes up: the event-graph projection may already be projecting the transaction,
+    // and a timing recorded after that is lost (`TimingTable::take`).
     let reply: crate::log::Reply = Box::new(move |result| {
+        if let Ok(ack) = &result {
+            timing.record(ack.first_seq, received_at_ms, now_ms());
+        }
         let _ = tx.send(result);
     });
     // Encoding runs on the caller's thread; a small batch encodes in microseconds, less than
@@ -154,14 +161,10 @@ pub(super) async fn append_internal(
     let ack = rx
         .await
         .map_err(|_| AppError::internal("the log dropped an append without answering"))??;
-    let committed_at_ms = now_ms();
     metrics::histogram!("ledgraph_commit_seconds").record(started.elapsed().as_secs_f64());
     metrics::histogram!("ledgraph_batch_events").record(events as f64);
     metrics::counter!("ledgraph_events_appended_total").increment(events);
     metrics::counter!("ledgraph_transactions_appended_total").increment(1);
-    state
-        .timing
-        .record(ack.first_seq, received_at_ms, committed_at_ms);
     Ok(ack)
 }
 

@@ -16,7 +16,7 @@ use axum::response::{IntoResponse, Response};
 use oxigraph::io::{RdfFormat, RdfParser, RdfSerializer};
 use oxigraph::model::{GraphName, NamedNode, NamedOrBlankNode};
 use oxigraph::sparql::results::{QueryResultsFormat, QueryResultsSerializer};
-use oxigraph::sparql::{CancellationToken, QueryResults, SparqlEvaluator};
+use oxigraph::sparql::{CancellationToken, QueryResults};
 
 use super::auth::Scope;
 use super::error::{AppError, Body};
@@ -248,7 +248,7 @@ fn named_node(iri: &str, param: &str) -> Result<NamedNode, AppError> {
 
 /// Cancels its token when dropped: when the client disconnects, axum drops the handler's
 /// future and the query stops at its next check.
-struct CancelOnDrop(CancellationToken);
+pub(super) struct CancelOnDrop(pub(super) CancellationToken);
 
 impl Drop for CancelOnDrop {
     fn drop(&mut self) {
@@ -277,9 +277,9 @@ pub async fn with_time_limit<T: Send + 'static>(
 }
 
 /// Serialized results and their media type.
-struct Rendered {
-    media_type: &'static str,
-    body: Vec<u8>,
+pub(super) struct Rendered {
+    pub(super) media_type: &'static str,
+    pub(super) body: Vec<u8>,
 }
 
 async fn run_query(
@@ -290,7 +290,7 @@ async fn run_query(
     base: &str,
 ) -> Result<Response, AppError> {
     state.authorize(headers, Scope::Read)?;
-    let evaluator = SparqlEvaluator::new()
+    let evaluator = crate::queries::evaluator()
         .with_base_iri(base)
         .map_err(|e| AppError::bad_request(format!("base IRI: {e}")))?;
     let cancel = CancellationToken::new();
@@ -363,7 +363,7 @@ async fn run_query(
     Ok(response)
 }
 
-fn evaluation_error(e: oxigraph::sparql::QueryEvaluationError) -> AppError {
+pub(super) fn evaluation_error(e: oxigraph::sparql::QueryEvaluationError) -> AppError {
     use oxigraph::sparql::QueryEvaluationError as E;
     if let Some(error) = as_of::from_evaluation(&e) {
         return error;
@@ -377,7 +377,7 @@ fn evaluation_error(e: oxigraph::sparql::QueryEvaluationError) -> AppError {
     }
 }
 
-fn render(
+pub(super) fn render(
     results: QueryResults<'_>,
     result_format: Result<QueryResultsFormat, AppError>,
     graph_format: Result<RdfFormat, AppError>,

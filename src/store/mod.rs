@@ -27,6 +27,7 @@ pub mod graph_delta;
 pub mod hash;
 pub mod migration;
 pub mod projection;
+pub mod rejections;
 pub mod replay;
 pub mod timing;
 pub mod update;

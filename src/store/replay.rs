@@ -196,6 +196,80 @@ pub fn replay_from(
     Ok(loader.report)
 }
 
+/// Replays only the events `seqs` of `reader` (strictly increasing log positions, as a
+/// replay selection query returns them) into a new store at `into`: the state those events
+/// alone give, applied in log order. Such a store is not a projection of the log — it has no
+/// cursors (a server opening it would project the whole log onto it); instead
+/// `<urn:ledgraph:selection>` in the meta graph records `lg:selection` (what selected the
+/// events, e.g. `replay/except-actor actor=…`), `lg:selectedEvents` and `lg:selectedFromLogSize`.
+/// No event graph is written: it would describe events the store does not hold.
+pub fn replay_selected(
+    reader: &LogReader,
+    into: &Path,
+    seqs: &[u64],
+    selection: &str,
+    progress: &dyn Fn(u64, u64),
+) -> Result<ReplayReport, StoreError> {
+    let size = reader.size();
+    if let Some(pair) = seqs.windows(2).find(|w| w[0] >= w[1]) {
+        return Err(StoreError::Invalid(format!(
+            "selected events must be strictly increasing, got {} then {}",
+            pair[0], pair[1]
+        )));
+    }
+    if let Some(&last) = seqs.last().filter(|&&last| last >= size) {
+        return Err(StoreError::Invalid(format!(
+            "event {last} was selected but the log holds {size}"
+        )));
+    }
+    check_empty(into)?;
+    let store = GraphStore::open(into)?;
+    let mut loader = Loader {
+        store: &store,
+        adds: Vec::new(),
+        removes: Vec::new(),
+        events: Vec::new(),
+        report: ReplayReport::default(),
+    };
+    let total = seqs.len() as u64;
+    for (done, &seq) in seqs.iter().enumerate() {
+        let event = reader.event(seq)?;
+        if is_reserved_graph(event.quad.graph_name.as_ref()) {
+            loader.report.reserved_skipped += 1;
+        } else {
+            loader.state(event.op, event.quad)?;
+        }
+        if (done as u64 + 1) % PROGRESS_EVENTS == 0 {
+            progress(done as u64 + 1, total);
+        }
+    }
+    loader.flush_adds()?;
+    loader.flush_removes()?;
+    let mut batch = WriteBatch::new();
+    let node = super::vocab::SELECTION.into_owned();
+    let meta = oxrdf::GraphName::NamedNode(super::vocab::META_GRAPH.into_owned());
+    let integer =
+        |n: u64| oxrdf::Literal::new_typed_literal(n.to_string(), super::vocab::XSD_INTEGER);
+    for (p, o) in [
+        (
+            super::vocab::SELECTION_TEXT,
+            oxrdf::Literal::new_simple_literal(selection),
+        ),
+        (super::vocab::SELECTED_EVENTS, integer(total)),
+        (super::vocab::SELECTED_FROM_LOG_SIZE, integer(size)),
+    ] {
+        batch.insert(Quad::new(node.clone(), p, o, meta.clone()))?;
+    }
+    batch.commit(&store)?;
+    store
+        .oxigraph()
+        .flush()
+        .map_err(|e| store.storage_error(e))?;
+    progress(total, total);
+    loader.report.events = total;
+    Ok(loader.report)
+}
+
 struct Loader<'a> {
     store: &'a GraphStore,
     adds: Vec<Quad>,

@@ -42,6 +42,21 @@ pub const MIGRATION: NamedNodeRef<'static> = lg("https://ledgraph.dev/ns#Migrati
 pub const MIGRATION_NAME: NamedNodeRef<'static> = lg("https://ledgraph.dev/ns#migrationName");
 pub const SHA256: NamedNodeRef<'static> = lg("https://ledgraph.dev/ns#sha256");
 
+/// What a selective replay's store holds (see [`super::replay::replay_selected`]).
+pub const SELECTION: NamedNodeRef<'static> = lg("urn:ledgraph:selection");
+pub const SELECTION_TEXT: NamedNodeRef<'static> = lg("https://ledgraph.dev/ns#selection");
+pub const SELECTED_EVENTS: NamedNodeRef<'static> = lg("https://ledgraph.dev/ns#selectedEvents");
+pub const SELECTED_FROM_LOG_SIZE: NamedNodeRef<'static> =
+    lg("https://ledgraph.dev/ns#selectedFromLogSize");
+
+/// Rejected-batch counters (see [`super::rejections`]).
+pub const REJECTION_MINUTE: NamedNodeRef<'static> = lg("https://ledgraph.dev/ns#rejectionMinute");
+pub const SHAPE_SET: NamedNodeRef<'static> = lg("https://ledgraph.dev/ns#shapeSet");
+pub const SOURCE_SHAPE: NamedNodeRef<'static> = lg("https://ledgraph.dev/ns#sourceShape");
+pub const REJECTED_BATCHES: NamedNodeRef<'static> = lg("https://ledgraph.dev/ns#rejectedBatches");
+/// Prefix of rejected-batch counter nodes: `urn:ledgraph:rejections:<minute>:<key>`.
+pub const REJECTIONS_PREFIX: &str = "urn:ledgraph:rejections:";
+
 /// Predicates whose values depend on the run (wall-clock timing), not on the log: they are
 /// left out of the dataset hash.
 pub const RUN_LOCAL: [NamedNodeRef<'static>; 3] = [RECEIVED_AT, COMMITTED_AT, PROJECTED_AT];

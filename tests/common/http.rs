@@ -1,7 +1,8 @@
 //! Helpers for the HTTP integration tests: a server state on a temporary data directory,
 //! requests sent through the whole router with `oneshot` (no socket), replies read whole.
 //!
-//! Deliberately not here: binding a port or spawning `ledgraph serve` — the CLI tests do that.
+//! [`TestServer::listen`] also serves the app on a loopback port for the CLI binary; spawning
+//! `ledgraph serve` itself is left to the tests that need the whole process.
 
 use std::time::Duration;
 
@@ -214,6 +215,12 @@ impl TestServer {
             .unwrap_or_else(|| panic!("not an ASK result: {json}"))
     }
 
+    /// Serves the whole application on a loopback socket, for clients that need one (the CLI
+    /// binary, WebSockets): the base URL. It serves until the test's runtime stops.
+    pub async fn listen(&self) -> String {
+        listen_router(app(self.state.clone())).await
+    }
+
     /// Stops the projections and closes the log.
     pub async fn close(self) {
         let TestServer { state, dir } = self;
@@ -225,6 +232,18 @@ impl TestServer {
         }
         drop(dir);
     }
+}
+
+/// Serves `router` on a loopback socket until the runtime stops: the base URL.
+pub async fn listen_router(router: axum::Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind a loopback port");
+    let addr = listener.local_addr().expect("local address");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    format!("http://{addr}")
 }
 
 /// A request with headers.
