@@ -14,6 +14,7 @@ pub mod demo;
 pub mod event;
 #[cfg(feature = "server")]
 pub mod http;
+pub mod kernel;
 pub mod keys;
 pub mod log;
 #[cfg(feature = "server")]
