@@ -15,6 +15,7 @@ pub mod descriptor;
 pub mod event;
 #[cfg(feature = "server")]
 pub mod http;
+pub mod kernel;
 pub mod keys;
 pub mod log;
 #[cfg(feature = "server")]

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Instructions per observation of kernel::step and of the hash-map interpreter, counted by
+# callgrind inside each function only (--toggle-collect), which is stable on a noisy machine.
+#   benches/kernel_callgrind.sh            (LEDGRAPH_BENCH_KERNEL_CALLGRIND_OBS, default 200000)
+# JSON lines on stdout, like the benches.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/ledgraph/target}"
+export LEDGRAPH_BENCH_KERNEL_CALLGRIND_OBS="${LEDGRAPH_BENCH_KERNEL_CALLGRIND_OBS:-200000}"
+bin=$(cargo bench --quiet --bench kernel --no-run --message-format=json 2>/dev/null |
+  python3 -c 'import json,sys
+for line in sys.stdin:
+    m = json.loads(line)
+    if m.get("executable") and m.get("target", {}).get("name") == "kernel":
+        print(m["executable"])')
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+declare -A fn=([step]='ledgraph::kernel::step' [interp]='*Interpreter*run*')
+declare -A ir
+for engine in step interp; do
+  valgrind --tool=callgrind --collect-atstart=no --toggle-collect="${fn[$engine]}" \
+    --callgrind-out-file="$out/$engine.out" "$bin" --callgrind "$engine" >/dev/null 2>"$out/$engine.log"
+  ir[$engine]=$(awk '/^(summary|totals):/ {print $2; exit}' "$out/$engine.out")
+done
+n=$LEDGRAPH_BENCH_KERNEL_CALLGRIND_OBS
+python3 - "$n" "${ir[step]}" "${ir[interp]}" <<'PY'
+import json, sys
+n, step, interp = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+print(json.dumps({"bench": "kernel", "case": "callgrind", "observations": n,
+                  "step_instructions_per_obs": round(step / n, 2),
+                  "interpreter_instructions_per_obs": round(interp / n, 2),
+                  "target_step_instructions_max": 40,
+                  "vs_interpreter": round(interp / max(step, 1), 2)}))
+PY

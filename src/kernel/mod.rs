@@ -1,0 +1,447 @@
+//! The kernel: a compiled descriptor's guards and rules run over interned observations.
+//!
+//! [`step`] takes one batch of [`Observation`]s (one log transaction, already interned by the
+//! caller) and a checked [`ProgramView`], updates the node classes the batch asserts
+//! ([`NodeTypes`]), checks every admission guard of every added triple, fires the rules the
+//! batch triggers, and writes violations, deferred warm checks and emitted triples/alerts into a
+//! caller-owned, preallocated [`Actions`]. It returns a [`Receipt`]: counts and digests of what
+//! went in and what came out.
+//!
+//! The hot path allocates nothing, takes no lock and makes no syscall (`tests/kernel_no_alloc.rs`
+//! proves the first with a counting allocator): buffers are sized before the call
+//! ([`Actions::for_batch`], [`NodeTypes::ensure_nodes`]), and what does not fit is counted in
+//! [`Receipt::dropped`] rather than grown. Class membership is one bit test in the node's row;
+//! dispatch is one index by predicate id.
+//!
+//! What it deliberately does not do: parse RDF, intern strings, run regexes (those are reported
+//! as [`Deferred`] for the caller's warm path), read the store, or decide what a violation
+//! means for a batch (the HTTP layer does). [`interp`] is the same semantics written the
+//! obvious way with hash maps: the reference for differential tests and the bench baseline.
+
+pub mod builder;
+pub mod intern;
+pub mod interp;
+pub mod program;
+pub mod sample;
+
+pub use program::{
+    ActionTemplate, Dispatch, Guard, GuardKind, NO_TERM, Observation, Program, ProgramView, Rule,
+    TermId,
+};
+
+/// Classes asserted for each node (`rdf:type` observations), and their superclass closure.
+///
+/// Two rows of `class_words` u64s per node id: the asserted classes (so a removal can be
+/// undone exactly) and the closure the guards test. Growing happens only in
+/// [`NodeTypes::ensure_nodes`], off the hot path; a node beyond capacity has no classes.
+#[derive(Debug, Clone, Default)]
+pub struct NodeTypes {
+    words: usize,
+    asserted: Vec<u64>,
+    closure: Vec<u64>,
+}
+
+impl NodeTypes {
+    pub fn new(program: &ProgramView<'_>) -> NodeTypes {
+        NodeTypes {
+            words: program.header().class_words as usize,
+            asserted: Vec::new(),
+            closure: Vec::new(),
+        }
+    }
+
+    /// Makes room for node ids `0..nodes` (allocates; call before [`step`]).
+    pub fn ensure_nodes(&mut self, nodes: usize) {
+        let len = nodes.saturating_mul(self.words);
+        if self.asserted.len() < len {
+            self.asserted.resize(len, 0);
+            self.closure.resize(len, 0);
+        }
+    }
+
+    /// Node ids with room for classes.
+    pub fn capacity_nodes(&self) -> usize {
+        self.asserted.len().checked_div(self.words).unwrap_or(0)
+    }
+
+    /// Whether `node` is an instance of `class` (subclasses included).
+    #[inline(always)]
+    pub fn is_instance(&self, node: TermId, class: TermId) -> bool {
+        let word = (node as usize)
+            .wrapping_mul(self.words)
+            .wrapping_add(class as usize / 64);
+        match self.closure.get(word) {
+            Some(w) => (w >> (class % 64)) & 1 == 1,
+            None => false,
+        }
+    }
+
+    /// Records `node rdf:type class`; false when `node` is beyond capacity.
+    #[inline]
+    fn assert_class(&mut self, program: &ProgramView<'_>, node: TermId, class: TermId) -> bool {
+        let w = self.words;
+        let at = node as usize * w;
+        let (Some(asserted), Some(closure)) = (
+            self.asserted.get_mut(at..at + w),
+            self.closure.get_mut(at..at + w),
+        ) else {
+            return false;
+        };
+        asserted[class as usize / 64] |= 1 << (class % 64);
+        let row = &program.parts().class_closure[class as usize * w..][..w];
+        for (c, r) in closure.iter_mut().zip(row) {
+            *c |= r;
+        }
+        true
+    }
+
+    /// Removes `node rdf:type class` and recomputes the node's closure from what remains.
+    #[inline]
+    fn retract_class(&mut self, program: &ProgramView<'_>, node: TermId, class: TermId) -> bool {
+        let w = self.words;
+        let at = node as usize * w;
+        let (Some(asserted), Some(closure)) = (
+            self.asserted.get_mut(at..at + w),
+            self.closure.get_mut(at..at + w),
+        ) else {
+            return false;
+        };
+        asserted[class as usize / 64] &= !(1 << (class % 64));
+        closure.fill(0);
+        let table = program.parts().class_closure;
+        for (wi, &bits) in asserted.iter().enumerate() {
+            let mut bits = bits;
+            while bits != 0 {
+                let c = wi * 64 + bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                for (cw, r) in closure.iter_mut().zip(&table[c * w..][..w]) {
+                    *cw |= r;
+                }
+            }
+        }
+        true
+    }
+}
+
+/// A guard that failed on an added triple: admission refuses the batch, naming `Guard::name`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Violation {
+    /// Index of the observation in the batch.
+    pub obs: u32,
+    /// Index of the guard in the program's `guards` table.
+    pub guard: u32,
+}
+
+/// A warm-path check the kernel did not run (a regex): the caller runs `warm[Guard::a]` on the
+/// observation's object. `rule` is the rule's index, or `u32::MAX` for an admission guard.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Deferred {
+    pub obs: u32,
+    pub guard: u32,
+    pub rule: u32,
+}
+
+/// A triple or alert a rule produced.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Emitted {
+    pub obs: u32,
+    /// Index of the rule in the program's `rules` table.
+    pub rule: u32,
+    /// [`ActionTemplate::EMIT`] or [`ActionTemplate::ALERT`] (then `p` is the topic).
+    pub kind: u32,
+    pub s: TermId,
+    pub p: TermId,
+    pub o: TermId,
+}
+
+/// What one [`step`] produced, in buffers sized before the call. Pushing never grows them.
+#[derive(Debug, Clone, Default)]
+pub struct Actions {
+    pub violations: Vec<Violation>,
+    pub deferred: Vec<Deferred>,
+    pub emitted: Vec<Emitted>,
+}
+
+impl Actions {
+    /// Buffers for batches of up to `observations` observations: every guard may fail or defer
+    /// and every rule may fire, so nothing is ever dropped for a program whose predicates have
+    /// at most `guards_per_predicate` guards.
+    pub fn for_batch(program: &ProgramView<'_>, observations: usize) -> Actions {
+        let parts = program.parts();
+        let guards_max = parts
+            .dispatch
+            .iter()
+            .map(|d| d.guard_len as usize)
+            .chain(parts.rules.iter().map(|r| r.guard_len as usize))
+            .max()
+            .unwrap_or(0)
+            .max(1);
+        let actions_max = (program.header().actions_per_observation_max as usize).max(1);
+        let rules_max = parts
+            .dispatch
+            .iter()
+            .map(|d| d.rule_len as usize)
+            .max()
+            .unwrap_or(0)
+            .max(1);
+        Actions {
+            violations: Vec::with_capacity(observations.saturating_mul(guards_max)),
+            deferred: Vec::with_capacity(
+                observations.saturating_mul(guards_max.saturating_add(rules_max)),
+            ),
+            emitted: Vec::with_capacity(observations.saturating_mul(actions_max)),
+        }
+    }
+
+    /// Empties the buffers, keeping their capacity.
+    pub fn clear(&mut self) {
+        self.violations.clear();
+        self.deferred.clear();
+        self.emitted.clear();
+    }
+}
+
+/// Pushes without growing: false (and nothing written) when the buffer is full.
+#[inline(always)]
+fn push<T>(buf: &mut Vec<T>, item: T) -> bool {
+    if buf.len() < buf.capacity() {
+        buf.push(item);
+        true
+    } else {
+        false
+    }
+}
+
+/// What a [`step`] did: counts, and digests of its input and output.
+///
+/// The digests are 64-bit, order-sensitive and cheap (a sum of mixed, position-tagged words,
+/// so the hot path has no serial hash chain); they identify a step's input and output for
+/// replay comparison. The receipt recorded in the log hashes the same things with SHA-256 off
+/// the hot path.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Receipt {
+    pub observations: u64,
+    /// Guards evaluated (admission and rule guards).
+    pub guards_evaluated: u64,
+    pub violations: u64,
+    pub deferred: u64,
+    pub rules_fired: u64,
+    pub emitted: u64,
+    pub alerts: u64,
+    /// `rdf:type` observations applied to [`NodeTypes`].
+    pub types_applied: u64,
+    /// Outputs (or type updates) that did not fit the preallocated buffers: a non-zero value
+    /// means the caller sized them wrong, and the step must not be trusted.
+    pub dropped: u64,
+    pub input_digest: u64,
+    pub output_digest: u64,
+}
+
+/// A 64-bit finalizer (splitmix64): spreads every input bit over the output.
+#[inline(always)]
+fn mix(mut x: u64) -> u64 {
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
+#[inline(always)]
+fn observation_word(i: usize, o: &Observation) -> u64 {
+    let a = (u64::from(o.s) << 32) | u64::from(o.p);
+    let b = (u64::from(o.o) << 32) | u64::from(o.op);
+    mix(a ^ mix(b ^ ((i as u64) << 24)))
+}
+
+#[inline(always)]
+fn emitted_word(e: &Emitted) -> u64 {
+    let a = (u64::from(e.s) << 32) | u64::from(e.p);
+    let b = (u64::from(e.o) << 32) | (u64::from(e.kind) << 24) | u64::from(e.obs);
+    mix(a ^ mix(b ^ u64::from(e.rule).rotate_left(40)))
+}
+
+/// Outcome of one guard on one observation.
+const PASS: u8 = 0;
+const FAIL: u8 = 1;
+const DEFER: u8 = 2;
+
+#[inline(always)]
+fn eval_guard(program: &ProgramView<'_>, types: &NodeTypes, g: &Guard, o: &Observation) -> u8 {
+    let pass = match g.kind {
+        GuardKind::DATATYPE => o.datatype == g.a,
+        GuardKind::MIN_INCLUSIVE => o.num >= g.value,
+        GuardKind::MIN_EXCLUSIVE => o.num > g.value,
+        GuardKind::MAX_INCLUSIVE => o.num <= g.value,
+        GuardKind::MAX_EXCLUSIVE => o.num < g.value,
+        GuardKind::MIN_LENGTH => o.kind != program::node_kind::BLANK && o.len >= g.a,
+        GuardKind::MAX_LENGTH => o.kind != program::node_kind::BLANK && o.len <= g.a,
+        GuardKind::IN => {
+            let set = &program.parts().sets[g.a as usize..][..g.b as usize];
+            set.binary_search(&o.o).is_ok()
+        }
+        GuardKind::HAS_VALUE => o.o == g.a,
+        GuardKind::NODE_KIND => (g.a >> o.kind) & 1 == 1,
+        GuardKind::CLASS => types.is_instance(o.o, g.a),
+        GuardKind::PATTERN => return DEFER,
+        // `ProgramView::new` refused every other kind.
+        _ => false,
+    };
+    if pass { PASS } else { FAIL }
+}
+
+/// Runs `program` over one batch. See the module documentation for what it does; `out` is
+/// cleared first and must come from [`Actions::for_batch`] for at least `batch.len()`.
+pub fn step(
+    program: &ProgramView<'_>,
+    types: &mut NodeTypes,
+    batch: &[Observation],
+    out: &mut Actions,
+) -> Receipt {
+    out.clear();
+    let mut r = Receipt {
+        observations: batch.len() as u64,
+        ..Receipt::default()
+    };
+    apply_types(program, types, batch, &mut r);
+    let parts = program.parts();
+    let types = &*types;
+    for (i, o) in batch.iter().enumerate() {
+        r.input_digest = r.input_digest.wrapping_add(observation_word(i, o));
+        let Some(d) = parts.dispatch.get(o.p as usize) else {
+            continue;
+        };
+        if o.op == Observation::ADD && d.guard_len != 0 {
+            let guards = &parts.guards[d.guard_start as usize..][..d.guard_len as usize];
+            for (gi, g) in guards.iter().enumerate() {
+                if g.subject_class != NO_TERM && !types.is_instance(o.s, g.subject_class) {
+                    continue;
+                }
+                r.guards_evaluated += 1;
+                let guard = d.guard_start + gi as u32;
+                match eval_guard(program, types, g, o) {
+                    PASS => {}
+                    FAIL => {
+                        r.violations += 1;
+                        let v = Violation {
+                            obs: i as u32,
+                            guard,
+                        };
+                        r.dropped += u64::from(!push(&mut out.violations, v));
+                    }
+                    _ => {
+                        r.deferred += 1;
+                        let def = Deferred {
+                            obs: i as u32,
+                            guard,
+                            rule: u32::MAX,
+                        };
+                        r.dropped += u64::from(!push(&mut out.deferred, def));
+                    }
+                }
+            }
+        }
+        if d.rule_len != 0 {
+            run_rules(program, types, d, i, o, out, &mut r);
+        }
+    }
+    for e in &out.emitted {
+        r.output_digest = r.output_digest.wrapping_add(emitted_word(e));
+    }
+    for v in &out.violations {
+        r.output_digest = r
+            .output_digest
+            .wrapping_add(mix((u64::from(v.obs) << 32) | u64::from(v.guard)) ^ 1);
+    }
+    r
+}
+
+/// First pass: the batch's `rdf:type` changes, so guards see the classes as they are after the
+/// whole batch (SHACL validates the state after the transaction, not between its events).
+fn apply_types(
+    program: &ProgramView<'_>,
+    types: &mut NodeTypes,
+    batch: &[Observation],
+    r: &mut Receipt,
+) {
+    let h = program.header();
+    if h.rdf_type == NO_TERM || h.class_count == 0 {
+        return;
+    }
+    for o in batch {
+        if o.p != h.rdf_type || o.o >= h.class_count {
+            continue;
+        }
+        let done = if o.op == Observation::ADD {
+            types.assert_class(program, o.s, o.o)
+        } else {
+            types.retract_class(program, o.s, o.o)
+        };
+        r.types_applied += u64::from(done);
+        r.dropped += u64::from(!done);
+    }
+}
+
+#[inline]
+fn run_rules(
+    program: &ProgramView<'_>,
+    types: &NodeTypes,
+    d: &Dispatch,
+    i: usize,
+    o: &Observation,
+    out: &mut Actions,
+    r: &mut Receipt,
+) {
+    let parts = program.parts();
+    let rules = &parts.rules[d.rule_start as usize..][..d.rule_len as usize];
+    'rules: for (ri, rule) in rules.iter().enumerate() {
+        if rule.op != u32::from(o.op)
+            || (rule.subject_class != NO_TERM && !types.is_instance(o.s, rule.subject_class))
+        {
+            continue;
+        }
+        let rule_index = d.rule_start + ri as u32;
+        let guards = &parts.guards[rule.guard_start as usize..][..rule.guard_len as usize];
+        for (gi, g) in guards.iter().enumerate() {
+            r.guards_evaluated += 1;
+            match eval_guard(program, types, g, o) {
+                PASS => {}
+                FAIL => continue 'rules,
+                _ => {
+                    r.deferred += 1;
+                    let def = Deferred {
+                        obs: i as u32,
+                        guard: rule.guard_start + gi as u32,
+                        rule: rule_index,
+                    };
+                    r.dropped += u64::from(!push(&mut out.deferred, def));
+                    continue 'rules;
+                }
+            }
+        }
+        r.rules_fired += 1;
+        let actions = &parts.actions[rule.action_start as usize..][..rule.action_len as usize];
+        for a in actions {
+            let pick = |from: u8, constant: TermId| match from {
+                program::slot::SUBJECT => o.s,
+                program::slot::OBJECT => o.o,
+                _ => constant,
+            };
+            let e = Emitted {
+                obs: i as u32,
+                rule: rule_index,
+                kind: u32::from(a.kind),
+                s: pick(a.s_from, a.s),
+                p: pick(a.p_from, a.p),
+                o: pick(a.o_from, a.o),
+            };
+            if a.kind == ActionTemplate::ALERT {
+                r.alerts += 1;
+            } else {
+                r.emitted += 1;
+            }
+            r.dropped += u64::from(!push(&mut out.emitted, e));
+        }
+    }
+}
