@@ -270,8 +270,10 @@ pub fn build(
     let mut actions_max = 0u32;
     if let Some(last) = last {
         for p in 0..=last {
-            let mut d = Dispatch::default();
-            d.guard_start = t.program.guards.len() as u32;
+            let mut d = Dispatch {
+                guard_start: t.program.guards.len() as u32,
+                ..Dispatch::default()
+            };
             for a in admissions.get(&p).into_iter().flatten() {
                 let (class, name) = (interner.class(a.subject_class.as_ref()), interner.id(&a.name));
                 for c in &a.guards {

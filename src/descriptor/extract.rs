@@ -6,7 +6,7 @@
 //! sort, and the sets here are B-trees). Nothing is checked here beyond what is needed to read
 //! the rows; the checker ([`super::check`]) judges the model.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use oxigraph::model::{GraphNameRef, QuadRef};
 use oxigraph::sparql::{QueryResults, SparqlEvaluator};
@@ -42,7 +42,7 @@ pub enum Constraint {
 }
 
 /// A slot of an emitted triple template.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Slot {
     Subject,
     Object,
@@ -236,7 +236,7 @@ fn extract_property_axioms(store: &Store, model: &mut Model) -> Result<(), Compi
     Ok(())
 }
 
-type Lists = BTreeMap<Term, Vec<Term>>;
+type Lists = HashMap<Term, Vec<Term>>;
 
 fn extract_lists(store: &Store) -> Result<Lists, CompileError> {
     let mut lists = Lists::new();
@@ -257,9 +257,10 @@ fn extract_lists(store: &Store) -> Result<Lists, CompileError> {
 /// for statements that are not constraints (paths, messages, labels…).
 fn constraint(predicate: &NamedNode, value: &Term, lists: &Lists) -> Option<Constraint> {
     let name = predicate.as_str();
-    let local = name
-        .strip_prefix("https://ledgraph.dev/ns#")
-        .or_else(|| name.strip_prefix(SH))?;
+    let (local, platform) = match name.strip_prefix("https://ledgraph.dev/ns#") {
+        Some(local) => (local, true),
+        None => (name.strip_prefix(SH)?, false),
+    };
     let literal = || match value {
         Term::Literal(l) => Some(l.clone()),
         _ => None,
@@ -278,10 +279,12 @@ fn constraint(predicate: &NamedNode, value: &Term, lists: &Lists) -> Option<Cons
         "minLength" => Constraint::MinLength(value.clone()),
         "maxLength" => Constraint::MaxLength(value.clone()),
         "in" => Constraint::In(lists.get(value).cloned().unwrap_or_default()),
-        "hasValue" | "equals" => Constraint::HasValue(value.clone()),
+        "hasValue" if !platform => Constraint::HasValue(value.clone()),
+        "equals" if platform => Constraint::HasValue(value.clone()),
         "nodeKind" => named().map(Constraint::NodeKind).or_else(unknown)?,
         "class" => named().map(Constraint::Class).or_else(unknown)?,
         "pattern" => Constraint::Pattern(value.clone(), None),
+        _ if platform => return unknown(),
         _ => return None,
     })
 }
@@ -367,14 +370,15 @@ fn slot(term: &Term) -> Slot {
 }
 
 fn extract_shapes(store: &Store, lists: &Lists, model: &mut Model) -> Result<(), CompileError> {
-    let mut targets: BTreeMap<Term, Vec<(NamedNode, Term)>> = BTreeMap::new();
+    let mut targets: HashMap<Term, Vec<(NamedNode, Term)>> = HashMap::new();
     let query = include_str!("../../queries/compiler/shape_targets.rq");
     for row in select(store, "shape_targets.rq", query)? {
         if let (Some(shape), Some(kind), Some(target)) = (row[0].clone(), iri(&row[1]), row[2].clone()) {
             targets.entry(shape).or_default().push((kind, target));
         }
     }
-    let mut shapes: BTreeMap<(Term, Term), PropertyShape> = BTreeMap::new();
+    // Keyed by the terms' text: oxrdf terms are not `Ord`, and the text order is deterministic.
+    let mut shapes: BTreeMap<(String, String), PropertyShape> = BTreeMap::new();
     let query = include_str!("../../queries/compiler/shape_constraints.rq");
     for row in select(store, "shape_constraints.rq", query)? {
         let (Some(shape), Some(property), Some(c), Some(value)) =
@@ -383,7 +387,7 @@ fn extract_shapes(store: &Store, lists: &Lists, model: &mut Model) -> Result<(),
             continue;
         };
         let entry = shapes
-            .entry((shape.clone(), property))
+            .entry((shape.to_string(), property.to_string()))
             .or_insert_with(|| PropertyShape {
                 targets: targets.get(&shape).cloned().unwrap_or_default(),
                 shape,

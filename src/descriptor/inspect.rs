@@ -161,7 +161,7 @@ pub fn diff(a: &Descriptor<'_>, b: &Descriptor<'_>) -> String {
     field("compiler", a.compiler_version().into(), b.compiler_version().into());
     field("input digest", hex::encode(a.input_digest()), hex::encode(b.input_digest()));
     field("signer", hex::encode(a.public_key()), hex::encode(b.public_key()));
-    let (ha, hb) = (a.program().header().to_owned(), b.program().header().to_owned());
+    let (ha, hb) = (*a.program().header(), *b.program().header());
     field("terms", ha.term_count.to_string(), hb.term_count.to_string());
     field("classes", ha.class_count.to_string(), hb.class_count.to_string());
     let terms = |d: &Descriptor<'_>| d.program().terms().map(|(_, t)| t.to_owned()).collect::<BTreeSet<_>>();

@@ -126,7 +126,7 @@ fn widen_type_guards(rule: &mut Rule, schema: &Schema) {
     };
     for g in &mut rule.guards {
         let members = match g {
-            Constraint::In(set) => set.iter().flat_map(widen).collect::<Vec<_>>(),
+            Constraint::In(set) => set.iter().flat_map(&widen).collect::<Vec<_>>(),
             Constraint::HasValue(v) if matches!(v, Term::NamedNode(_)) => widen(v),
             _ => continue,
         };

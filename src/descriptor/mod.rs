@@ -95,17 +95,17 @@ mod compile_impl {
         let messages: Vec<u32> = built.messages.iter().flat_map(|m| [m.kind, m.index, m.message]).collect();
         let header = [p.header];
         let sections: [(u32, &[u8]); 12] = [
-            (section::PROGRAM_HEADER, as_bytes(&header)),
-            (section::DISPATCH, as_bytes(&p.dispatch)),
-            (section::GUARDS, as_bytes(&p.guards)),
-            (section::RULES, as_bytes(&p.rules)),
-            (section::ACTIONS, as_bytes(&p.actions)),
-            (section::SETS, as_bytes(&p.sets)),
-            (section::CLASS_CLOSURE, as_bytes(&p.class_closure)),
-            (section::WARM, as_bytes(&p.warm)),
-            (section::TERM_OFFSETS, as_bytes(&p.term_offsets)),
+            (section::PROGRAM_HEADER, as_bytes(&header[..])),
+            (section::DISPATCH, as_bytes(p.dispatch.as_slice())),
+            (section::GUARDS, as_bytes(p.guards.as_slice())),
+            (section::RULES, as_bytes(p.rules.as_slice())),
+            (section::ACTIONS, as_bytes(p.actions.as_slice())),
+            (section::SETS, as_bytes(p.sets.as_slice())),
+            (section::CLASS_CLOSURE, as_bytes(p.class_closure.as_slice())),
+            (section::WARM, as_bytes(p.warm.as_slice())),
+            (section::TERM_OFFSETS, as_bytes(p.term_offsets.as_slice())),
             (section::TERM_BYTES, &p.term_bytes),
-            (section::MESSAGES, as_bytes(&messages)),
+            (section::MESSAGES, as_bytes(messages.as_slice())),
             (section::REPORT, text.as_bytes()),
         ];
         let bytes = format::write(&input_digest, &sections, key);
