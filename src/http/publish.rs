@@ -171,6 +171,7 @@ fn refuse_reserved_graphs(changes: &[(Op, Quad)]) -> Result<(), AppError> {
     let reserved = |g: oxrdf::GraphNameRef<'_>| {
         crate::store::is_reserved_graph(g)
             || matches!(g, oxrdf::GraphNameRef::NamedNode(n) if n.as_str() == crate::shapes::SHAPES_GRAPH)
+            || crate::kernel::registry::is_descriptors_graph(g)
     };
     match changes
         .iter()

@@ -99,6 +99,8 @@ pub enum ServerError {
     Shapes(#[from] crate::shapes::ShapesError),
     #[error("the store did not catch up with the log within {0} ms to record the shapes")]
     StateWait(u64),
+    #[error("the active descriptor cannot be restored: {0}")]
+    Descriptor(crate::kernel::registry::RegistryError),
 }
 
 /// An opened data directory with its projections running, ready to be served.
@@ -164,6 +166,7 @@ pub fn open(config: &ServerConfig) -> Result<Opened, ServerError> {
         shapes_path: config.shapes.clone(),
         bus: Arc::new(bus),
         subscriber_counts: Arc::default(),
+        descriptors: Arc::new(restore_descriptor(&store)?),
     };
     Ok(Opened {
         state: AppState(Arc::new(shared)),
@@ -194,6 +197,25 @@ fn record_shapes_digest(
         tracing::info!(seq = ack.first_seq, digest = %shapes.digest, "recorded the shapes in force");
     }
     Ok(())
+}
+
+/// The descriptor the log last activated, loaded again (the projections have caught up with
+/// the log in [`record_shapes_digest`]).
+fn restore_descriptor(
+    store: &GraphStore,
+) -> Result<crate::kernel::registry::Registry, ServerError> {
+    use crate::kernel::registry;
+    let registry = registry::Registry::default();
+    let restore = || -> Result<(), registry::RegistryError> {
+        if let Some(digest) = registry::recorded_active(store.oxigraph())? {
+            let bytes = registry::recorded_bytes(store.oxigraph(), &digest)?;
+            registry.replace(Some(Arc::new(registry::load(bytes, None)?)));
+            tracing::info!(%digest, "descriptor restored");
+        }
+        Ok(())
+    };
+    restore().map_err(ServerError::Descriptor)?;
+    Ok(registry)
 }
 
 /// Resolves on SIGTERM or Ctrl-C.

@@ -23,6 +23,7 @@ pub enum GuardSpec {
     MinLength(u32),
     MaxLength(u32),
     In(Vec<String>),
+    NotIn(Vec<String>),
     HasValue(String),
     /// A mask of [`super::program::node_kind`] bits.
     NodeKind(u32),
@@ -174,8 +175,12 @@ impl Builder {
             GuardSpec::MaxExclusive(v) => (g.kind, g.value) = (GuardKind::MAX_EXCLUSIVE, *v),
             GuardSpec::MinLength(n) => (g.kind, g.a) = (GuardKind::MIN_LENGTH, *n),
             GuardSpec::MaxLength(n) => (g.kind, g.a) = (GuardKind::MAX_LENGTH, *n),
-            GuardSpec::In(terms) => {
-                g.kind = GuardKind::IN;
+            GuardSpec::In(terms) | GuardSpec::NotIn(terms) => {
+                g.kind = if matches!(spec, GuardSpec::In(_)) {
+                    GuardKind::IN
+                } else {
+                    GuardKind::NOT_IN
+                };
                 for t in terms {
                     self.intern(t);
                 }
@@ -270,7 +275,7 @@ impl Builder {
 
     fn resolve(&self, p: &mut Program, mut g: Guard, spec: &GuardSpec) -> Guard {
         match spec {
-            GuardSpec::In(terms) => {
+            GuardSpec::In(terms) | GuardSpec::NotIn(terms) => {
                 let mut ids: Vec<TermId> = terms.iter().filter_map(|t| self.id(t)).collect();
                 ids.sort_unstable();
                 ids.dedup();

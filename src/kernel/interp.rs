@@ -17,6 +17,7 @@ enum Check {
     MinLength(u32),
     MaxLength(u32),
     In(HashSet<TermId>),
+    NotIn(HashSet<TermId>),
     HasValue(TermId),
     NodeKind(u32),
     Class(TermId),
@@ -70,6 +71,12 @@ impl Interpreter {
                 GuardKind::MIN_LENGTH => Check::MinLength(g.a),
                 GuardKind::MAX_LENGTH => Check::MaxLength(g.a),
                 GuardKind::IN => Check::In(
+                    parts.sets[g.a as usize..][..g.b as usize]
+                        .iter()
+                        .copied()
+                        .collect(),
+                ),
+                GuardKind::NOT_IN => Check::NotIn(
                     parts.sets[g.a as usize..][..g.b as usize]
                         .iter()
                         .copied()
@@ -171,6 +178,7 @@ impl Interpreter {
             Check::MinLength(n) => o.kind != node_kind::BLANK && o.len >= *n,
             Check::MaxLength(n) => o.kind != node_kind::BLANK && o.len <= *n,
             Check::In(set) => set.contains(&o.o),
+            Check::NotIn(set) => !set.contains(&o.o),
             Check::HasValue(v) => o.o == *v,
             Check::NodeKind(mask) => mask & (1 << o.kind) != 0,
             Check::Class(c) => self.is_instance(o.o, *c),

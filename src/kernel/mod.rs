@@ -18,10 +18,14 @@
 //! means for a batch (the HTTP layer does). [`interp`] is the same semantics written the
 //! obvious way with hash maps: the reference for differential tests and the bench baseline.
 
+#[cfg(feature = "server")]
+pub mod admit;
 pub mod builder;
 pub mod intern;
 pub mod interp;
 pub mod program;
+#[cfg(feature = "server")]
+pub mod registry;
 pub mod sample;
 
 pub use program::{
@@ -280,6 +284,10 @@ fn eval_guard(program: &ProgramView<'_>, types: &NodeTypes, g: &Guard, o: &Obser
         GuardKind::IN => {
             let set = &program.parts().sets[g.a as usize..][..g.b as usize];
             set.binary_search(&o.o).is_ok()
+        }
+        GuardKind::NOT_IN => {
+            let set = &program.parts().sets[g.a as usize..][..g.b as usize];
+            set.binary_search(&o.o).is_err()
         }
         GuardKind::HAS_VALUE => o.o == g.a,
         GuardKind::NODE_KIND => (g.a >> o.kind) & 1 == 1,

@@ -164,9 +164,12 @@ impl GuardKind {
     /// `sh:pattern` (warm path): the kernel does not run it; it reports a deferred check of
     /// `warm[a]` and the caller runs the regex.
     pub const PATTERN: u8 = 12;
+    /// The complement of [`GuardKind::IN`]: `o` is *not* in `sets[a..a + b]` (e.g.
+    /// `owl:disjointWith` on `rdf:type`: a D may not be typed with C or any subclass of C).
+    pub const NOT_IN: u8 = 13;
 
     pub fn is_known(kind: u8) -> bool {
-        (Self::DATATYPE..=Self::PATTERN).contains(&kind)
+        (Self::DATATYPE..=Self::NOT_IN).contains(&kind)
     }
 }
 
@@ -470,6 +473,12 @@ impl<'a> ProgramView<'a> {
         Ok(ProgramView { parts })
     }
 
+    /// A view of tables a [`ProgramView::new`] already accepted (an owned copy made by
+    /// [`Program::from_view`]), without checking them again.
+    pub(crate) fn trusted(parts: ProgramParts<'a>) -> ProgramView<'a> {
+        ProgramView { parts }
+    }
+
     pub fn header(&self) -> &ProgramHeader {
         &self.parts.header
     }
@@ -510,7 +519,7 @@ fn check_guard(
     let ok = match g.kind {
         GuardKind::DATATYPE | GuardKind::HAS_VALUE => term(g.a),
         GuardKind::CLASS => g.a != NO_TERM && class(g.a),
-        GuardKind::IN => {
+        GuardKind::IN | GuardKind::NOT_IN => {
             check_range("guards", i, g.a, g.b, parts.sets.len())?;
             let set = &parts.sets[g.a as usize..][..g.b as usize];
             set.windows(2).all(|w| w[0] < w[1])
@@ -601,5 +610,22 @@ impl Program {
 
     pub fn view(&self) -> Result<ProgramView<'_>, ProgramError> {
         ProgramView::new(self.parts())
+    }
+
+    /// An owned copy of checked tables (a loaded descriptor outliving its file buffer).
+    pub fn from_view(view: &ProgramView<'_>) -> Program {
+        let p = view.parts();
+        Program {
+            header: p.header,
+            dispatch: p.dispatch.to_vec(),
+            guards: p.guards.to_vec(),
+            rules: p.rules.to_vec(),
+            actions: p.actions.to_vec(),
+            sets: p.sets.to_vec(),
+            class_closure: p.class_closure.to_vec(),
+            warm: p.warm.to_vec(),
+            term_offsets: p.term_offsets.to_vec(),
+            term_bytes: p.term_bytes.to_vec(),
+        }
     }
 }
