@@ -84,7 +84,7 @@ fn constraint_terms(c: &Constraint, out: &mut BTreeSet<String>) {
         Constraint::Datatype(d) => {
             out.insert(d.to_string());
         }
-        Constraint::In(set) => out.extend(set.iter().map(ToString::to_string)),
+        Constraint::In(set) | Constraint::NotIn(set) => out.extend(set.iter().map(ToString::to_string)),
         Constraint::HasValue(v) => {
             out.insert(v.to_string());
         }
@@ -182,11 +182,11 @@ impl Tables<'_> {
                 g.kind = if matches!(c, Constraint::MinLength(_)) { GuardKind::MIN_LENGTH } else { GuardKind::MAX_LENGTH };
                 g.a = length_bound(b).ok_or_else(|| bad("not a length"))?;
             }
-            Constraint::In(set) => {
+            Constraint::In(set) | Constraint::NotIn(set) => {
                 let mut ids: Vec<TermId> = set.iter().map(term).collect();
                 ids.sort_unstable();
                 ids.dedup();
-                g.kind = GuardKind::IN;
+                g.kind = if matches!(c, Constraint::In(_)) { GuardKind::IN } else { GuardKind::NOT_IN };
                 g.a = self.program.sets.len() as u32;
                 g.b = ids.len() as u32;
                 self.program.sets.extend(ids);

@@ -189,9 +189,7 @@ impl Checker<'_> {
     fn shape(&mut self, shape: &PropertyShape, out: &mut Checked) {
         let who = format!("shape {}", shape.shape);
         for c in &shape.unlowered {
-            if c.as_str() != format!("{SH}maxCount") {
-                out.warnings.push(format!("{who}: {c} is not checked per event (left to rudof)"));
-            }
+            out.warnings.push(format!("{who}: {c} is not checked per event (left to rudof)"));
         }
         let path = match &shape.path {
             Some(Term::NamedNode(p)) => p.clone(),
@@ -265,6 +263,23 @@ pub fn check(model: &Model, schema: &Schema) -> Result<Checked, CompileError> {
                 message: None,
             });
         }
+    }
+    // owl:disjointWith: an instance of D may not be typed with C or a subclass of C.
+    for (d, partners) in &schema.disjoint {
+        let mut set: Vec<Term> = partners
+            .iter()
+            .flat_map(|c| schema.subclasses.get(c).cloned().unwrap_or_else(|| BTreeSet::from([c.clone()])))
+            .map(Term::NamedNode)
+            .collect();
+        set.sort_by_key(ToString::to_string);
+        set.dedup();
+        out.admissions.push(Admission {
+            name: Term::NamedNode(NamedNode::new_unchecked(format!("urn:ledgraph:axiom:disjointWith:{}", d.as_str()))),
+            predicate: NamedNode::new_unchecked(RDF_TYPE),
+            subject_class: Some(d.clone()),
+            guards: vec![Constraint::NotIn(set)],
+            message: None,
+        });
     }
     for def in &model.rules {
         if let Some((rule, admission)) = checker.rule(def) {

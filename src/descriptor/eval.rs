@@ -119,6 +119,7 @@ pub fn eval(constraint: &Constraint, value: &Term) -> Option<bool> {
         Constraint::MinLength(b) => Some(len().zip(length_bound(b)).is_some_and(|(v, b)| v >= b)),
         Constraint::MaxLength(b) => Some(len().zip(length_bound(b)).is_some_and(|(v, b)| v <= b)),
         Constraint::In(set) => Some(set.contains(value)),
+        Constraint::NotIn(set) => Some(!set.contains(value)),
         Constraint::HasValue(v) => Some(v == value),
         Constraint::NodeKind(k) => Some(node_kind_mask(k.as_str()).is_some_and(|m| m & kind_bit(value) != 0)),
         Constraint::Class(_) => match value {

@@ -31,6 +31,8 @@ pub enum Constraint {
     MaxLength(Term),
     /// The list's members, sorted and deduplicated.
     In(Vec<Term>),
+    /// None of these (the compiler's lowering of `owl:disjointWith` on `rdf:type`).
+    NotIn(Vec<Term>),
     HasValue(Term),
     /// `sh:nodeKind` / node-kind mask (`kernel::program::node_kind`).
     NodeKind(NamedNode),

@@ -25,9 +25,10 @@ fn guard(p: &ProgramView<'_>, g: &Guard) -> String {
         GuardKind::MAX_EXCLUSIVE => format!("< {}", g.value),
         GuardKind::MIN_LENGTH => format!("length >= {}", g.a),
         GuardKind::MAX_LENGTH => format!("length <= {}", g.a),
-        GuardKind::IN => {
+        GuardKind::IN | GuardKind::NOT_IN => {
             let set = p.parts().sets.get(g.a as usize..(g.a + g.b) as usize).unwrap_or_default();
-            format!("in {{{}}}", set.iter().map(|&i| t(i)).collect::<Vec<_>>().join(" "))
+            let not = if g.kind == GuardKind::NOT_IN { "not " } else { "" };
+            format!("{not}in {{{}}}", set.iter().map(|&i| t(i)).collect::<Vec<_>>().join(" "))
         }
         GuardKind::HAS_VALUE => format!("= {}", t(g.a)),
         GuardKind::NODE_KIND => format!("node kind mask {:#b}", g.a),

@@ -74,13 +74,26 @@ mod compile_impl {
     pub fn compile(sources: &[Source], key: &NodeKey) -> Result<Compiled, CompileError> {
         let parsed = parse::parse(sources)?;
         let input_digest = parse::input_digest(&parsed.triples);
-        let store = extract::load(&parsed.triples)?;
+        // Shape sets in warn or off mode must not refuse events: leave them out of the store.
+        let skipped = parsed.non_enforcing_files();
+        let kept: Vec<oxrdf::Triple> = parsed
+            .files
+            .iter()
+            .filter(|(name, _)| !skipped.contains(&name.as_str()))
+            .flat_map(|(_, range)| parsed.triples[range.clone()].iter().cloned())
+            .collect();
+        let store = extract::load(&kept)?;
+        drop(kept);
         let model = extract::extract(&store)?;
         drop(store);
         let schema = schema::Schema::new(&model);
         let mut checked = check::check(&model, &schema)?;
         let (effective, chain_warnings) = lower::effective_rules(&checked, &model, &schema)?;
         checked.warnings.extend(chain_warnings);
+        checked.warnings.extend(skipped.iter().map(|name| {
+            format!("{}: a shape set in lg:warn or lg:off mode is not compiled (rudof reports it)", report::label(name))
+        }));
+        checked.warnings.sort();
         let built = build::build(&model, &schema, &checked, &effective)?;
         let text = report::render(&report::Facts {
             sources,

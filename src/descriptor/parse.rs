@@ -37,8 +37,26 @@ pub struct Source {
 #[derive(Debug, Default)]
 pub struct Parsed {
     pub triples: Vec<Triple>,
-    /// File names in the order read.
-    pub files: Vec<String>,
+    /// File names in the order read, with the range of `triples` each gave.
+    pub files: Vec<(String, std::ops::Range<usize>)>,
+}
+
+impl Parsed {
+    /// Files that set `lg:admissionMode` to `lg:warn` or `lg:off`: shape sets that must not
+    /// refuse events, so the compiler does not lower them (rudof reports them).
+    pub fn non_enforcing_files(&self) -> Vec<&str> {
+        const MODE: &str = "https://ledgraph.dev/ns#admissionMode";
+        self.files
+            .iter()
+            .filter(|(_, range)| {
+                self.triples[range.clone()].iter().any(|t| {
+                    t.predicate.as_str() == MODE
+                        && matches!(&t.object, Term::NamedNode(n) if n.as_str() != "https://ledgraph.dev/ns#enforce")
+                })
+            })
+            .map(|(name, _)| name.as_str())
+            .collect()
+    }
 }
 
 /// Lists `path` (a `*.ttl` file, or a directory whose `*.ttl` files are taken, not recursing)
@@ -90,8 +108,9 @@ pub fn read_sources(path: &Path) -> Result<Vec<Source>, CompileError> {
 pub fn parse(sources: &[Source]) -> Result<Parsed, CompileError> {
     let mut parsed = Parsed::default();
     for (index, source) in sources.iter().enumerate() {
+        let start = parsed.triples.len();
         parse_one(index, source, &mut parsed.triples)?;
-        parsed.files.push(source.name.clone());
+        parsed.files.push((source.name.clone(), start..parsed.triples.len()));
     }
     Ok(parsed)
 }

@@ -28,7 +28,7 @@ pub struct Facts<'a> {
 
 /// `dir/file.ttl`: the last two components, so the report does not depend on where the
 /// repository lives.
-fn label(name: &str) -> String {
+pub fn label(name: &str) -> String {
     let path = Path::new(name);
     let file = path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
     match path.parent().and_then(Path::file_name) {
@@ -124,7 +124,7 @@ pub fn render(f: &Facts<'_>) -> String {
     let axioms = f.effective.values().flatten().filter(|e| e.name.as_str().starts_with("urn:ledgraph:axiom:")).count();
     let _ = writeln!(out, "ontology axioms compiled to {axioms} effective rules");
     let admissions_from_shapes = f.checked.admissions.iter().filter(|a| !a.name.to_string().contains("urn:ledgraph:axiom:")).count();
-    let _ = writeln!(out, "admission checks: {} (shapes and lg:reject rules), {} datatype ranges", admissions_from_shapes, f.checked.admissions.len() - admissions_from_shapes);
+    let _ = writeln!(out, "admission checks: {} (shapes and lg:reject rules), {} from ontology axioms (datatype ranges, disjointWith)", admissions_from_shapes, f.checked.admissions.len() - admissions_from_shapes);
     let _ = writeln!(out, "hot rules ({}):", hot.len());
     for l in &hot {
         let _ = writeln!(out, "{l}");
