@@ -21,6 +21,7 @@
 #[cfg(feature = "server")]
 pub mod admit;
 pub mod builder;
+pub mod events;
 pub mod intern;
 pub mod interp;
 pub mod program;
