@@ -24,6 +24,8 @@ pub(super) struct Quiet {
     hi: f64,
     /// The one datatype allowed, or [`NO_TERM`] for any.
     datatype: TermId,
+    /// `u32::MAX` when `datatype` is one, 0 for any (one compare on the hot path).
+    datatype_mask: u32,
     /// Node kinds (bits of [`node_kind`]) allowed.
     kinds: u32,
     len_min: u32,
@@ -55,6 +57,7 @@ impl Quiet {
         lo: f64::NEG_INFINITY,
         hi: f64::INFINITY,
         datatype: NO_TERM,
+        datatype_mask: 0,
         kinds: 0b111,
         len_min: 0,
         len_max: u32::MAX,
@@ -72,11 +75,14 @@ impl Quiet {
         if o.op != Observation::ADD {
             return !self.remove_slow;
         }
-        let datatype = (self.datatype == NO_TERM) | (o.datatype == self.datatype);
+        // `datatype_mask` is 0 for "any datatype", all ones otherwise.
+        let datatype = (o.datatype ^ self.datatype) & self.datatype_mask == 0;
         let number = (o.num >= self.lo) & (o.num <= self.hi);
+        if self.shape == Shape::Numbers {
+            return datatype & number;
+        }
         match self.shape {
             Shape::Anything => true,
-            Shape::Numbers => datatype & number,
             Shape::General => {
                 datatype
                     & ((self.kinds >> (o.kind & 31)) & 1 == 1)
@@ -84,7 +90,7 @@ impl Quiet {
                     & (o.len <= self.len_max)
                     & ((!self.numeric) | number)
             }
-            Shape::Never => false,
+            _ => false,
         }
     }
 
@@ -108,6 +114,7 @@ impl Quiet {
         if q.lo > q.hi {
             q.add_slow = true;
         }
+        q.datatype_mask = if q.datatype == NO_TERM { 0 } else { u32::MAX };
         let any_value = q.kinds == 0b111 && q.len_min == 0 && q.len_max == u32::MAX;
         q.shape = if q.add_slow {
             Shape::Never
