@@ -11,6 +11,7 @@ pub mod bus;
 #[cfg(feature = "server")]
 pub mod cli;
 pub mod demo;
+pub mod descriptor;
 pub mod event;
 #[cfg(feature = "server")]
 pub mod http;

@@ -7,6 +7,7 @@
 //! HTTP clients of a running server ([`client`]).
 
 mod as_of_cmd;
+mod compile_cmd;
 pub mod client;
 mod log_cmd;
 mod serve;
@@ -58,6 +59,11 @@ pub enum Command {
     /// The signed event log.
     #[command(subcommand)]
     Log(log_cmd::LogCommand),
+    /// Compile ontologies, shapes and rules into a signed descriptor for the kernel.
+    Compile(compile_cmd::CompileArgs),
+    /// Compiled descriptors: inspect, verify, diff.
+    #[command(subcommand)]
+    Descriptor(compile_cmd::DescriptorCommand),
     /// Append the demo ontologies to a fresh log, verify it, and prove an event's inclusion.
     Demo,
     /// Serve the SPARQL endpoint, the publish API and the log over HTTP.
@@ -237,6 +243,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Keygen { name, force } => keygen(&data, name.as_deref(), force),
         Command::Log(cmd) => log_cmd::run(&data, cmd),
+        Command::Compile(args) => compile_cmd::compile(&args),
+        Command::Descriptor(cmd) => compile_cmd::run(cmd),
         Command::Demo => log_cmd::demo(&data),
         Command::Serve(args) => serve::run(cli.data, &args),
         Command::Replay {
