@@ -25,11 +25,15 @@
 pub mod admit;
 pub mod builder;
 pub mod events;
+#[cfg(feature = "server")]
+pub mod follow;
 pub mod intern;
 pub mod interp;
 pub mod program;
 #[cfg(feature = "server")]
 pub mod registry;
+#[cfg(feature = "server")]
+pub mod runner;
 pub mod sample;
 mod state;
 
