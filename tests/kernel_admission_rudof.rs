@@ -17,7 +17,7 @@ use ledgraph::kernel::events::{EventGen, case_index};
 use ledgraph::kernel::{admit, registry};
 use ledgraph::shapes::{Shapes, validate_graph};
 use oxrdf::vocab::rdf;
-use oxrdf::{Graph, NamedOrBlankNode, Quad, Term};
+use oxrdf::{Graph, NamedOrBlankNode, Quad, Term, TripleRef};
 
 const CHUNK: usize = 1_000;
 const SH: &str = "http://www.w3.org/ns/shacl#";
@@ -99,11 +99,14 @@ fn kernel_admission_agrees_with_rudof_on_generated_events() {
             })
             .filter_map(|f| case_index(&changes[f.event].1.subject))
             .collect();
-        let graph: Graph = hierarchy
-            .iter()
-            .chain(changes.iter().map(|(_, q)| q))
-            .map(|q| q.as_ref().into())
-            .collect();
+        let mut graph = Graph::new();
+        for q in hierarchy.iter().chain(changes.iter().map(|(_, q)| q)) {
+            graph.insert(TripleRef::new(
+                q.subject.as_ref(),
+                q.predicate.as_ref(),
+                q.object.as_ref(),
+            ));
+        }
         let report = validate_graph(&shapes, &graph).expect("rudof validates");
         let rudof: BTreeSet<u64> = report
             .findings

@@ -182,7 +182,8 @@ impl<'a> EventGen<'a> {
         let k = self.next;
         self.next += 1;
         let subject = NamedNode::new_unchecked(format!("urn:gen:s{k}"));
-        let (predicate, guards) = self.predicates[self.below(self.predicates.len())].clone();
+        let pick = self.below(self.predicates.len());
+        let (predicate, guards) = self.predicates[pick].clone();
         let mut quads = Vec::new();
         let target = guards
             .iter()

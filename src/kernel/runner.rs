@@ -116,6 +116,7 @@ impl Runner {
                 .map_err(|e| registry::RegistryError::Invalid(e.to_string()))?;
             batch.push(o);
         }
+        let digest = active.info.digest.clone();
         let view = active.view();
         state.ensure_nodes(interner.len());
         let mut out = Actions::for_batch(&view, batch.len());
@@ -147,7 +148,7 @@ impl Runner {
             input.update(c.leaf);
         }
         let receipt_quads = self.receipt_quads(
-            &active.info.digest.clone(),
+            &digest,
             first_seq,
             events.len() as u64,
             input.finalize().into(),
