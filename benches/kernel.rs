@@ -7,8 +7,12 @@
 //! yet: the hand-built sample program of `kernel::sample` otherwise, whose guards and rules
 //! are `queries/kernel/sample-*.rq` as SPARQL).
 //!
+//! Two streams (see `Mix`): telemetry (sensor readings, 99% inside what the guards accept
+//! and below what the rules react to) and mixed (every guarded predicate, values around every
+//! bound: most observations take the exact path).
+//!
 //! Modes: `cargo bench --bench kernel` (all cases, JSON lines on stdout);
-//! `cargo bench --bench kernel -- --callgrind step|interp` runs only that engine on
+//! `cargo bench --bench kernel -- --callgrind step|interp telemetry|mixed` runs only one on
 //! `LEDGRAPH_BENCH_KERNEL_CALLGRIND_OBS` observations, for `benches/kernel_callgrind.sh`,
 //! which runs it under `valgrind --tool=callgrind` and prints instructions per observation.
 //! Environment: `LEDGRAPH_BENCH_KERNEL_BATCHES` (11), `LEDGRAPH_BENCH_KERNEL_BATCH_OBS`
@@ -23,7 +27,7 @@ use anyhow::{Context, Result, ensure};
 use ledgraph::kernel::intern::parse_term;
 use ledgraph::kernel::interp::Interpreter;
 use ledgraph::kernel::program::{Program, ProgramView, node_kind};
-use ledgraph::kernel::{Actions, NodeTypes, Observation, sample, step};
+use ledgraph::kernel::{Actions, Observation, State, sample, step};
 use oxigraph::sparql::{QueryResults, SparqlEvaluator};
 use oxigraph::store::Store;
 use oxrdf::vocab::{rdfs, xsd};
@@ -62,13 +66,62 @@ struct Setup {
     seed: u64,
 }
 
+/// The two observation streams: a telemetry-like one (readings, 99% in range) and an
+/// adversarial mix (every guarded predicate, values on and around every bound).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mix {
+    Telemetry,
+    Mixed,
+}
+
+impl Mix {
+    fn name(self) -> &'static str {
+        match self {
+            Mix::Telemetry => "telemetry",
+            Mix::Mixed => "mixed",
+        }
+    }
+}
+
+/// A seeded source of batches of one mix.
+enum Source {
+    Telemetry(sample::Telemetry),
+    Mixed(sample::Generator),
+}
+
+impl Source {
+    fn fill(&mut self, batch: &mut Vec<Observation>, n: usize) {
+        match self {
+            Source::Telemetry(g) => g.fill(batch, n),
+            Source::Mixed(g) => g.fill(batch, n),
+        }
+    }
+
+    fn id_bound(&self) -> usize {
+        match self {
+            Source::Telemetry(g) => g.id_bound(),
+            Source::Mixed(g) => g.id_bound(),
+        }
+    }
+}
+
 impl Setup {
     fn view(&self) -> Result<ProgramView<'_>> {
         self.program.view().context("the bench program is invalid")
     }
 
-    fn generator(&self) -> sample::Generator {
-        sample::Generator::new(&self.program, self.seed, NODES)
+    fn source(&self, mix: Mix) -> Result<Source> {
+        Ok(match mix {
+            Mix::Mixed => Source::Mixed(sample::Generator::new(&self.program, self.seed, NODES)),
+            Mix::Telemetry => {
+                let view = self.view()?;
+                let state = State::new(&view);
+                Source::Telemetry(
+                    sample::Telemetry::new(&view, &state, self.seed, NODES)
+                        .context("the program has no numeric predicate for a telemetry stream")?,
+                )
+            }
+        })
     }
 }
 
@@ -79,10 +132,8 @@ fn main() -> Result<()> {
         seed: common::env_or("LEDGRAPH_BENCH_SEED", 1u64)?,
     };
     if let Some(i) = args.iter().position(|a| a == "--callgrind") {
-        return callgrind(
-            &setup,
-            args.get(i + 1).map(String::as_str).unwrap_or("step"),
-        );
+        let arg = |k: usize| args.get(i + k).map(String::as_str).unwrap_or_default();
+        return callgrind(&setup, arg(1), arg(2));
     }
     // `cargo bench` passes `--bench`; anything else is a filter we do not support.
     let batches = common::env_or("LEDGRAPH_BENCH_KERNEL_BATCHES", 11usize)?;
@@ -98,10 +149,28 @@ fn main() -> Result<()> {
         hz / 1e9
     );
 
-    let kernel = measure_kernel(&setup, batches, batch_obs)?;
-    emit("kernel_step", &kernel, hz, batch_obs);
-    let interp = measure_interp(&setup, batches, batch_obs)?;
-    emit("hashmap_interpreter", &interp, hz, batch_obs);
+    let mut medians = Vec::new();
+    for mix in [Mix::Telemetry, Mix::Mixed] {
+        let kernel = measure_kernel(&setup, mix, batches, batch_obs)?;
+        emit(
+            &format!("kernel_step/{}", mix.name()),
+            &kernel,
+            hz,
+            batch_obs,
+        );
+        let interp = measure_interp(&setup, mix, batches, batch_obs)?;
+        emit(
+            &format!("hashmap_interpreter/{}", mix.name()),
+            &interp,
+            hz,
+            batch_obs,
+        );
+        medians.push((
+            mix,
+            common::median(&kernel.cycles),
+            common::median(&interp.cycles),
+        ));
+    }
     let sparql_ns = measure_sparql(&setup, sparql_obs)?;
     let sparql_cycles = sparql_ns * hz / 1e9;
     common::emit(
@@ -113,22 +182,22 @@ fn main() -> Result<()> {
             ("cycles_per_obs", json!(common::round(sparql_cycles))),
         ],
     );
-    let k = common::median(&kernel.cycles);
-    let i = common::median(&interp.cycles);
-    common::emit(
-        BENCH,
-        "summary",
-        vec![
-            ("program", json!("kernel::sample")),
-            ("kernel_cycles_per_obs", json!(common::round(k))),
-            ("target_cycles_max", json!(TARGET_CYCLES_MAX)),
-            ("vs_interpreter", json!(common::round(i / k))),
-            ("target_vs_interpreter_min", json!(TARGET_VS_INTERP_MIN)),
-            ("vs_sparql", json!(common::round(sparql_cycles / k))),
-            ("target_vs_sparql_min", json!(TARGET_VS_SPARQL_MIN)),
-            ("tsc_ghz", json!(common::round(hz / 1e9))),
-        ],
-    );
+    for (mix, k, i) in medians {
+        common::emit(
+            BENCH,
+            &format!("summary/{}", mix.name()),
+            vec![
+                ("program", json!("kernel::sample")),
+                ("kernel_cycles_per_obs", json!(common::round(k))),
+                ("target_cycles_max", json!(TARGET_CYCLES_MAX)),
+                ("vs_interpreter", json!(common::round(i / k))),
+                ("target_vs_interpreter_min", json!(TARGET_VS_INTERP_MIN)),
+                ("vs_sparql", json!(common::round(sparql_cycles / k))),
+                ("target_vs_sparql_min", json!(TARGET_VS_SPARQL_MIN)),
+                ("tsc_ghz", json!(common::round(hz / 1e9))),
+            ],
+        );
+    }
     Ok(())
 }
 
@@ -163,10 +232,10 @@ fn emit(case: &str, s: &Samples, hz: f64, batch_obs: usize) {
     );
 }
 
-fn measure_kernel(setup: &Setup, batches: usize, n: usize) -> Result<Samples> {
+fn measure_kernel(setup: &Setup, mix: Mix, batches: usize, n: usize) -> Result<Samples> {
     let view = setup.view()?;
-    let mut generator = setup.generator();
-    let mut types = NodeTypes::new(&view);
+    let mut generator = setup.source(mix)?;
+    let mut types = State::new(&view);
     types.ensure_nodes(generator.id_bound());
     let mut out = Actions::for_batch(&view, n);
     let mut batch = Vec::with_capacity(n);
@@ -189,9 +258,9 @@ fn measure_kernel(setup: &Setup, batches: usize, n: usize) -> Result<Samples> {
     Ok(s)
 }
 
-fn measure_interp(setup: &Setup, batches: usize, n: usize) -> Result<Samples> {
+fn measure_interp(setup: &Setup, mix: Mix, batches: usize, n: usize) -> Result<Samples> {
     let view = setup.view()?;
-    let mut generator = setup.generator();
+    let mut generator = setup.source(mix)?;
     let mut interp = Interpreter::new(&view);
     let mut out = Actions::default();
     let mut batch = Vec::with_capacity(n);
@@ -215,7 +284,7 @@ fn measure_interp(setup: &Setup, batches: usize, n: usize) -> Result<Samples> {
 /// into an in-memory store (median of 3 evaluations of both queries).
 fn measure_sparql(setup: &Setup, n: usize) -> Result<f64> {
     let view = setup.view()?;
-    let mut generator = setup.generator();
+    let mut generator = setup.source(Mix::Mixed)?;
     let mut batch = Vec::new();
     generator.fill(&mut batch, n);
     let store = Store::new()?;
@@ -316,15 +385,20 @@ fn subclass_quads(view: &ProgramView<'_>) -> Vec<Quad> {
 
 /// Runs one engine on `LEDGRAPH_BENCH_KERNEL_CALLGRIND_OBS` observations; the script divides
 /// the instructions callgrind counts inside it by that number.
-fn callgrind(setup: &Setup, engine: &str) -> Result<()> {
+fn callgrind(setup: &Setup, engine: &str, mix: &str) -> Result<()> {
     let n = common::env_or("LEDGRAPH_BENCH_KERNEL_CALLGRIND_OBS", 1_000_000usize)?;
     let view = setup.view()?;
-    let mut generator = setup.generator();
+    let mix = if mix == "mixed" {
+        Mix::Mixed
+    } else {
+        Mix::Telemetry
+    };
+    let mut generator = setup.source(mix)?;
     let mut batch = Vec::with_capacity(n);
     generator.fill(&mut batch, n);
     match engine {
         "step" => {
-            let mut types = NodeTypes::new(&view);
+            let mut types = State::new(&view);
             types.ensure_nodes(generator.id_bound());
             let mut out = Actions::for_batch(&view, n);
             black_box(step(&view, &mut types, black_box(&batch), &mut out));

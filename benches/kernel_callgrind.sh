@@ -15,20 +15,23 @@ for line in sys.stdin:
         print(m["executable"])')
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
+# `step` and what it calls out of line (the exact path), and the interpreter's `run`.
 declare -A fn=([step]='ledgraph::kernel::step' [interp]='*Interpreter*run*')
-declare -A ir
-for engine in step interp; do
-  valgrind --tool=callgrind --collect-atstart=no --toggle-collect="${fn[$engine]}" \
-    --callgrind-out-file="$out/$engine.out" "$bin" --callgrind "$engine" >/dev/null 2>"$out/$engine.log"
-  ir[$engine]=$(awk '/^(summary|totals):/ {print $2; exit}' "$out/$engine.out")
-done
 n=$LEDGRAPH_BENCH_KERNEL_CALLGRIND_OBS
-python3 - "$n" "${ir[step]}" "${ir[interp]}" <<'PY'
+for mix in telemetry mixed; do
+  declare -A ir
+  for engine in step interp; do
+    valgrind --tool=callgrind --collect-atstart=no --toggle-collect="${fn[$engine]}" \
+      --callgrind-out-file="$out/$engine.out" "$bin" --callgrind "$engine" "$mix" >/dev/null 2>"$out/$engine.log"
+    ir[$engine]=$(awk '/^(summary|totals):/ {print $2; exit}' "$out/$engine.out")
+  done
+  python3 - "$n" "$mix" "${ir[step]}" "${ir[interp]}" <<'PY'
 import json, sys
-n, step, interp = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
-print(json.dumps({"bench": "kernel", "case": "callgrind", "observations": n,
+n, mix, step, interp = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+print(json.dumps({"bench": "kernel", "case": "callgrind/" + mix, "observations": n,
                   "step_instructions_per_obs": round(step / n, 2),
                   "interpreter_instructions_per_obs": round(interp / n, 2),
                   "target_step_instructions_max": 40,
                   "vs_interpreter": round(interp / max(step, 1), 2)}))
 PY
+done

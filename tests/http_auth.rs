@@ -19,7 +19,7 @@ struct Call {
     method: &'static str,
     uri: String,
     headers: Vec<(&'static str, String)>,
-    body: String,
+    body: Vec<u8>,
 }
 
 impl Call {
@@ -28,11 +28,11 @@ impl Call {
             method,
             uri: uri.into(),
             headers: Vec::new(),
-            body: String::new(),
+            body: Vec::new(),
         }
     }
 
-    fn with_body(mut self, content_type: &str, body: impl Into<String>) -> Self {
+    fn with_body(mut self, content_type: &str, body: impl Into<Vec<u8>>) -> Self {
         self.headers.push(("content-type", content_type.to_owned()));
         self.body = body.into();
         self
@@ -79,6 +79,13 @@ fn valid_request(method: &str, path: &str) -> (Scope, Call) {
                  <http://www.w3.org/ns/shacl#targetClass> <urn:NoInstances> ;\n\
                  <http://www.w3.org/ns/shacl#property> [ <http://www.w3.org/ns/shacl#path> <urn:p> ; <http://www.w3.org/ns/shacl#minCount> 1 ] .\n",
             ),
+        ),
+        ("get", "/v1/descriptors") => (Scope::Read, Call::new("GET", path)),
+        // The same descriptor for every scope: the first activation records it, the others
+        // find it active.
+        ("post", "/v1/descriptors/activate") => (
+            Scope::Admin,
+            Call::new("POST", path).with_body("application/octet-stream", demo_descriptor()),
         ),
         // `limit` ends the stream, so the reply can be read whole.
         ("get", "/v1/subscribe") => (
@@ -131,6 +138,19 @@ fn valid_request(method: &str, path: &str) -> (Scope, Call) {
         ),
         other => panic!("the auth matrix does not know route {other:?}: add it"),
     }
+}
+
+/// The demo descriptor, compiled once per test binary.
+fn demo_descriptor() -> Vec<u8> {
+    static DEMO: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    DEMO.get_or_init(|| {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let (ontology, shapes) = (root.join("ontology"), root.join("shapes"));
+        ledgraph::descriptor::compile_paths(&[&ontology, &shapes], &common::node_key())
+            .expect("the demo compiles")
+            .bytes
+    })
+    .clone()
 }
 
 fn token_of(scope: Scope) -> &'static str {

@@ -6,7 +6,7 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use ledgraph::kernel::{Actions, NodeTypes, sample, step};
+use ledgraph::kernel::{Actions, State, sample, step};
 
 struct Counting;
 
@@ -49,7 +49,7 @@ fn step_allocates_nothing() {
             b
         })
         .collect();
-    let mut types = NodeTypes::new(&view);
+    let mut types = State::new(&view);
     types.ensure_nodes(generator.id_bound());
     let mut out = Actions::for_batch(&view, batch_len);
     let mut totals = [0u64; 4];

@@ -8,7 +8,7 @@ mod common;
 use ledgraph::kernel::builder::{ActionSpec, Builder, GuardSpec};
 use ledgraph::kernel::interp::Interpreter;
 use ledgraph::kernel::program::{Program, ProgramView, node_kind};
-use ledgraph::kernel::{Actions, NO_TERM, NodeTypes, Observation, TermId, sample, step};
+use ledgraph::kernel::{Actions, NO_TERM, Observation, State, TermId, sample, step};
 
 const RDF_TYPE: &str = "<http://www.w3.org/1999/02/22-rdf-syntax-ns#type>";
 const DECIMAL: &str = "<http://www.w3.org/2001/XMLSchema#decimal>";
@@ -61,7 +61,7 @@ impl Run {
     /// Runs one batch on fresh state and returns (violated guard names, emitted triples).
     fn run(&self, batch: &[Observation]) -> (Vec<String>, Vec<(TermId, TermId, TermId)>) {
         let view = self.program.view().expect("valid program");
-        let mut types = NodeTypes::new(&view);
+        let mut types = State::new(&view);
         types.ensure_nodes(2000);
         let mut out = Actions::for_batch(&view, batch.len());
         let receipt = step(&view, &mut types, batch, &mut out);
@@ -233,7 +233,7 @@ fn full_buffers_count_drops_instead_of_growing() {
     let mut generator = sample::Generator::new(&program, 7, 100);
     let mut batch = Vec::new();
     generator.fill(&mut batch, 1000);
-    let mut types = NodeTypes::new(&view);
+    let mut types = State::new(&view);
     types.ensure_nodes(generator.id_bound());
     let mut out = Actions::for_batch(&view, 10);
     let receipt = step(&view, &mut types, &batch, &mut out);
@@ -250,7 +250,9 @@ fn malformed_tables_are_refused() {
     program.guards[0].kind = 200;
     assert!(program.view().is_err());
     let mut program = sample::program();
-    program.dispatch[program.dispatch.len() - 1].rule_len = 1000;
+    if let Some(last) = program.dispatch.last_mut() {
+        last.rule_len = 1000;
+    }
     assert!(program.view().is_err());
     let mut program = sample::program();
     program.term_offsets.pop();
@@ -259,7 +261,7 @@ fn malformed_tables_are_refused() {
 
 fn differential(view: &ProgramView<'_>, program: &Program, seed: u64) {
     let mut generator = sample::Generator::new(program, seed, 50);
-    let mut types = NodeTypes::new(view);
+    let mut types = State::new(view);
     types.ensure_nodes(generator.id_bound());
     let mut interp = Interpreter::new(view);
     let mut batch = Vec::new();
@@ -287,6 +289,38 @@ fn step_agrees_with_the_hash_map_interpreter() {
 }
 
 #[test]
+fn step_agrees_with_the_interpreter_on_a_telemetry_stream() {
+    let seed =
+        common::Rng::from_env("step_agrees_with_the_interpreter_on_a_telemetry_stream").next();
+    let program = sample::program();
+    let view = program.view().expect("valid");
+    let mut state = State::new(&view);
+    let mut telemetry =
+        sample::Telemetry::new(&view, &state, seed, 200).expect("numeric predicates");
+    state.ensure_nodes(telemetry.id_bound());
+    let mut interp = Interpreter::new(&view);
+    let (mut batch, mut out, mut expected) = (
+        Vec::new(),
+        Actions::for_batch(&view, 5000),
+        Actions::default(),
+    );
+    let mut fired = 0;
+    for round in 0..20 {
+        telemetry.fill(&mut batch, 5000);
+        let receipt = step(&view, &mut state, &batch, &mut out);
+        interp.run(&batch, &mut expected);
+        assert_eq!(receipt.dropped, 0);
+        assert_eq!(out.violations, expected.violations, "round {round}");
+        assert_eq!(out.emitted, expected.emitted, "round {round}");
+        fired += out.emitted.len() + out.violations.len();
+    }
+    assert!(
+        fired > 0,
+        "excursions outside the quiet range violate or fire"
+    );
+}
+
+#[test]
 fn receipts_are_deterministic_and_order_sensitive() {
     let program = sample::program();
     let view = program.view().expect("valid");
@@ -294,7 +328,7 @@ fn receipts_are_deterministic_and_order_sensitive() {
     let mut batch = Vec::new();
     generator.fill(&mut batch, 500);
     let run = |batch: &[Observation]| {
-        let mut types = NodeTypes::new(&view);
+        let mut types = State::new(&view);
         types.ensure_nodes(generator.id_bound());
         let mut out = Actions::for_batch(&view, batch.len());
         step(&view, &mut types, batch, &mut out)

@@ -43,10 +43,14 @@ pub enum DescriptorCommand {
     },
     /// What changed between two descriptors (terms, admission guards, rules).
     Diff { a: PathBuf, b: PathBuf },
+    /// Activate a descriptor on a server (recorded in its log), or re-activate an earlier one.
+    Activate(super::descriptor_activate::ActivateArgs),
 }
 
 fn read_small(path: &Path) -> anyhow::Result<String> {
-    let len = std::fs::metadata(path).with_context(|| format!("reading {}", path.display()))?.len();
+    let len = std::fs::metadata(path)
+        .with_context(|| format!("reading {}", path.display()))?
+        .len();
     if len > KEY_FILE_BYTES_MAX {
         bail!("{} is larger than a key file ({len} bytes)", path.display());
     }
@@ -57,12 +61,18 @@ fn read_small(path: &Path) -> anyhow::Result<String> {
 pub fn compile(args: &CompileArgs) -> anyhow::Result<()> {
     let key = NodeKey::parse_skey(read_small(&args.key)?.trim())
         .with_context(|| format!("{} is not a signer key", args.key.display()))?;
-    let paths: Vec<&Path> = args.inputs.iter().chain(&args.shapes).map(PathBuf::as_path).collect();
+    let paths: Vec<&Path> = args
+        .inputs
+        .iter()
+        .chain(&args.shapes)
+        .map(PathBuf::as_path)
+        .collect();
     let compiled = descriptor::compile_paths(&paths, &key)?;
     if let Some(dir) = args.output.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
-    std::fs::write(&args.output, &compiled.bytes).with_context(|| format!("writing {}", args.output.display()))?;
+    std::fs::write(&args.output, &compiled.bytes)
+        .with_context(|| format!("writing {}", args.output.display()))?;
     print!("{}", compiled.report);
     println!(
         "wrote {} ({} bytes, sha256:{})",
@@ -74,7 +84,9 @@ pub fn compile(args: &CompileArgs) -> anyhow::Result<()> {
 }
 
 fn read_descriptor(path: &Path) -> anyhow::Result<AlignedBytes> {
-    let len = std::fs::metadata(path).with_context(|| format!("reading {}", path.display()))?.len();
+    let len = std::fs::metadata(path)
+        .with_context(|| format!("reading {}", path.display()))?
+        .len();
     if len > descriptor::format::DESCRIPTOR_BYTES_MAX {
         bail!("{} is larger than a descriptor may be", path.display());
     }
@@ -82,13 +94,19 @@ fn read_descriptor(path: &Path) -> anyhow::Result<AlignedBytes> {
     Ok(AlignedBytes::copy_from(&bytes))
 }
 
-fn load<'a>(path: &Path, bytes: &'a AlignedBytes, trusted: Option<&Verifier>) -> anyhow::Result<Descriptor<'a>> {
-    Descriptor::load(bytes.as_bytes(), trusted).with_context(|| format!("{} refused", path.display()))
+fn load<'a>(
+    path: &Path,
+    bytes: &'a AlignedBytes,
+    trusted: Option<&Verifier>,
+) -> anyhow::Result<Descriptor<'a>> {
+    Descriptor::load(bytes.as_bytes(), trusted)
+        .with_context(|| format!("{} refused", path.display()))
 }
 
 /// `ledgraph descriptor …`.
 pub fn run(cmd: DescriptorCommand) -> anyhow::Result<()> {
     match cmd {
+        DescriptorCommand::Activate(args) => super::descriptor_activate::run(args)?,
         DescriptorCommand::Inspect { file } => {
             let bytes = read_descriptor(&file)?;
             print!("{}", descriptor::inspect::dump(&load(&file, &bytes, None)?));
@@ -107,7 +125,11 @@ pub fn run(cmd: DescriptorCommand) -> anyhow::Result<()> {
             println!(
                 "signed by {}{}",
                 hex::encode(d.public_key()),
-                if trusted.is_some() { " (the trusted key)" } else { " (embedded key; pass --vkey to pin it)" }
+                if trusted.is_some() {
+                    " (the trusted key)"
+                } else {
+                    " (embedded key; pass --vkey to pin it)"
+                }
             );
             let program = d.program();
             let h = program.header();
@@ -115,7 +137,10 @@ pub fn run(cmd: DescriptorCommand) -> anyhow::Result<()> {
         }
         DescriptorCommand::Diff { a, b } => {
             let (ba, bb) = (read_descriptor(&a)?, read_descriptor(&b)?);
-            print!("{}", descriptor::inspect::diff(&load(&a, &ba, None)?, &load(&b, &bb, None)?));
+            print!(
+                "{}",
+                descriptor::inspect::diff(&load(&a, &ba, None)?, &load(&b, &bb, None)?)
+            );
         }
     }
     Ok(())

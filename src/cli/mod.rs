@@ -7,9 +7,11 @@
 //! HTTP clients of a running server ([`client`]).
 
 mod as_of_cmd;
-mod compile_cmd;
 pub mod client;
+mod compile_cmd;
+mod descriptor_activate;
 mod log_cmd;
+mod receipts_cmd;
 mod serve;
 mod shapes_cmd;
 pub mod store_cmd;
@@ -59,6 +61,9 @@ pub enum Command {
     /// The signed event log.
     #[command(subcommand)]
     Log(log_cmd::LogCommand),
+    /// The kernel's receipts in the local log.
+    #[command(subcommand)]
+    Receipts(receipts_cmd::ReceiptsCommand),
     /// Compile ontologies, shapes and rules into a signed descriptor for the kernel.
     Compile(compile_cmd::CompileArgs),
     /// Compiled descriptors: inspect, verify, diff.
@@ -243,6 +248,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Keygen { name, force } => keygen(&data, name.as_deref(), force),
         Command::Log(cmd) => log_cmd::run(&data, cmd),
+        Command::Receipts(cmd) => receipts_cmd::run(&data, cmd),
         Command::Compile(args) => compile_cmd::compile(&args),
         Command::Descriptor(cmd) => compile_cmd::run(cmd),
         Command::Demo => log_cmd::demo(&data),

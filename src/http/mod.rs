@@ -105,6 +105,8 @@ pub struct Shared {
     pub subscriber_counts: Arc<subscribe::SubscriberCounts>,
     /// The active descriptor, whose guards admit batches before SHACL.
     pub descriptors: Arc<crate::kernel::registry::Registry>,
+    /// The kernel projection: derived triples and receipts after commit.
+    pub kernel: crate::kernel::follow::Follower,
 }
 
 /// The write gate as a writer holds it: shared, or alone while shapes validate batches.

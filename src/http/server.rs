@@ -150,8 +150,10 @@ pub fn open(config: &ServerConfig) -> Result<Opened, ServerError> {
     )?;
     record_shapes_digest(&log, &store, &projections, actor, &shapes, config)?;
     let bus = Bus::start(log.reader().clone(), config.bus.clone())?;
+    let log = Arc::new(log);
+    let kernel = crate::kernel::follow::Follower::start(log.clone(), actor);
     let shared = Shared {
-        log: Arc::new(log),
+        log,
         store,
         projections: Arc::new(projections),
         timing,
@@ -167,6 +169,7 @@ pub fn open(config: &ServerConfig) -> Result<Opened, ServerError> {
         bus: Arc::new(bus),
         subscriber_counts: Arc::default(),
         descriptors: Arc::new(restore_descriptor(&store)?),
+        kernel,
     };
     Ok(Opened {
         state: AppState(Arc::new(shared)),

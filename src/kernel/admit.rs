@@ -4,7 +4,7 @@
 //! The batch is interned with a fork of the descriptor's interner (no ids leak between
 //! batches), prefixed by one `rdf:type` observation per class the store already gives a node
 //! the guards look at (subjects of guarded predicates, node objects), and run through
-//! [`super::step`] on fresh [`NodeTypes`]. The batch's own type changes come after the prefix,
+//! [`super::step`] on fresh [`State`]. The batch's own type changes come after the prefix,
 //! so guards see the classes as they will be after the batch — what SHACL validates. Regexes
 //! (`sh:pattern`) deferred by the kernel run here, on the warm path.
 //!
@@ -19,7 +19,7 @@ use oxrdf::{GraphNameRef, NamedOrBlankNodeRef, Quad, Term, TermRef};
 use super::intern::InternError;
 use super::program::{GuardKind, NO_TERM, Observation, TermId, node_kind};
 use super::registry::Active;
-use super::{Actions, NodeTypes, step};
+use super::{Actions, State, step};
 use crate::event::Op;
 
 /// One guard an event of the batch fails.
@@ -67,7 +67,7 @@ pub fn check(
     let skip = prefix.len();
     let mut all = prefix;
     all.extend_from_slice(&batch);
-    let mut types = NodeTypes::new(&view);
+    let mut types = State::new(&view);
     types.ensure_nodes(interner.len());
     let mut out = Actions::for_batch(&view, all.len());
     step(&view, &mut types, &all, &mut out);

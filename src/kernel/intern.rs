@@ -89,7 +89,7 @@ impl Interner {
         }
     }
 
-    /// Ids handed out so far (program terms included): size [`super::NodeTypes`] with it.
+    /// Ids handed out so far (program terms included): size [`super::State`] with it.
     pub fn len(&self) -> usize {
         self.program.terms.len() + self.terms.len()
     }

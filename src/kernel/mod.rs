@@ -2,16 +2,19 @@
 //!
 //! [`step`] takes one batch of [`Observation`]s (one log transaction, already interned by the
 //! caller) and a checked [`ProgramView`], updates the node classes the batch asserts
-//! ([`NodeTypes`]), checks every admission guard of every added triple, fires the rules the
+//! ([`State`]), checks every admission guard of every added triple, fires the rules the
 //! batch triggers, and writes violations, deferred warm checks and emitted triples/alerts into a
 //! caller-owned, preallocated [`Actions`]. It returns a [`Receipt`]: counts and digests of what
 //! went in and what came out.
 //!
 //! The hot path allocates nothing, takes no lock and makes no syscall (`tests/kernel_no_alloc.rs`
 //! proves the first with a counting allocator): buffers are sized before the call
-//! ([`Actions::for_batch`], [`NodeTypes::ensure_nodes`]), and what does not fit is counted in
-//! [`Receipt::dropped`] rather than grown. Class membership is one bit test in the node's row;
-//! dispatch is one index by predicate id.
+//! ([`Actions::for_batch`], [`State::ensure_nodes`]), and what does not fit is counted in
+//! [`Receipt::dropped`] rather than grown. Most observations of a healthy stream are
+//! *quiet* — every guard passes, no rule fires — and [`State`] keeps, per predicate, a summary
+//! that recognises them with a few compares and no loop; the others go through the guard and
+//! rule lists of their predicate (dispatch is one index by predicate id; class membership one
+//! bit test in the node's row).
 //!
 //! What it deliberately does not do: parse RDF, intern strings, run regexes (those are reported
 //! as [`Deferred`] for the caller's warm path), read the store, or decide what a violation
@@ -21,111 +24,24 @@
 #[cfg(feature = "server")]
 pub mod admit;
 pub mod builder;
+pub mod events;
+#[cfg(feature = "server")]
+pub mod follow;
 pub mod intern;
 pub mod interp;
 pub mod program;
 #[cfg(feature = "server")]
 pub mod registry;
+#[cfg(feature = "server")]
+pub mod runner;
 pub mod sample;
+mod state;
 
 pub use program::{
     ActionTemplate, Dispatch, Guard, GuardKind, NO_TERM, Observation, Program, ProgramView, Rule,
     TermId,
 };
-
-/// Classes asserted for each node (`rdf:type` observations), and their superclass closure.
-///
-/// Two rows of `class_words` u64s per node id: the asserted classes (so a removal can be
-/// undone exactly) and the closure the guards test. Growing happens only in
-/// [`NodeTypes::ensure_nodes`], off the hot path; a node beyond capacity has no classes.
-#[derive(Debug, Clone, Default)]
-pub struct NodeTypes {
-    words: usize,
-    asserted: Vec<u64>,
-    closure: Vec<u64>,
-}
-
-impl NodeTypes {
-    pub fn new(program: &ProgramView<'_>) -> NodeTypes {
-        NodeTypes {
-            words: program.header().class_words as usize,
-            asserted: Vec::new(),
-            closure: Vec::new(),
-        }
-    }
-
-    /// Makes room for node ids `0..nodes` (allocates; call before [`step`]).
-    pub fn ensure_nodes(&mut self, nodes: usize) {
-        let len = nodes.saturating_mul(self.words);
-        if self.asserted.len() < len {
-            self.asserted.resize(len, 0);
-            self.closure.resize(len, 0);
-        }
-    }
-
-    /// Node ids with room for classes.
-    pub fn capacity_nodes(&self) -> usize {
-        self.asserted.len().checked_div(self.words).unwrap_or(0)
-    }
-
-    /// Whether `node` is an instance of `class` (subclasses included).
-    #[inline(always)]
-    pub fn is_instance(&self, node: TermId, class: TermId) -> bool {
-        let word = (node as usize)
-            .wrapping_mul(self.words)
-            .wrapping_add(class as usize / 64);
-        match self.closure.get(word) {
-            Some(w) => (w >> (class % 64)) & 1 == 1,
-            None => false,
-        }
-    }
-
-    /// Records `node rdf:type class`; false when `node` is beyond capacity.
-    #[inline]
-    fn assert_class(&mut self, program: &ProgramView<'_>, node: TermId, class: TermId) -> bool {
-        let w = self.words;
-        let at = node as usize * w;
-        let (Some(asserted), Some(closure)) = (
-            self.asserted.get_mut(at..at + w),
-            self.closure.get_mut(at..at + w),
-        ) else {
-            return false;
-        };
-        asserted[class as usize / 64] |= 1 << (class % 64);
-        let row = &program.parts().class_closure[class as usize * w..][..w];
-        for (c, r) in closure.iter_mut().zip(row) {
-            *c |= r;
-        }
-        true
-    }
-
-    /// Removes `node rdf:type class` and recomputes the node's closure from what remains.
-    #[inline]
-    fn retract_class(&mut self, program: &ProgramView<'_>, node: TermId, class: TermId) -> bool {
-        let w = self.words;
-        let at = node as usize * w;
-        let (Some(asserted), Some(closure)) = (
-            self.asserted.get_mut(at..at + w),
-            self.closure.get_mut(at..at + w),
-        ) else {
-            return false;
-        };
-        asserted[class as usize / 64] &= !(1 << (class % 64));
-        closure.fill(0);
-        let table = program.parts().class_closure;
-        for (wi, &bits) in asserted.iter().enumerate() {
-            let mut bits = bits;
-            while bits != 0 {
-                let c = wi * 64 + bits.trailing_zeros() as usize;
-                bits &= bits - 1;
-                for (cw, r) in closure.iter_mut().zip(&table[c * w..][..w]) {
-                    *cw |= r;
-                }
-            }
-        }
-        true
-    }
-}
+pub use state::State;
 
 /// A guard that failed on an added triple: admission refuses the batch, naming `Guard::name`.
 #[repr(C)]
@@ -167,6 +83,8 @@ pub struct Actions {
     pub violations: Vec<Violation>,
     pub deferred: Vec<Deferred>,
     pub emitted: Vec<Emitted>,
+    /// Scratch: the observations of the batch that are not quiet, by index.
+    pending: Vec<u32>,
 }
 
 impl Actions {
@@ -197,6 +115,7 @@ impl Actions {
                 observations.saturating_mul(guards_max.saturating_add(rules_max)),
             ),
             emitted: Vec::with_capacity(observations.saturating_mul(actions_max)),
+            pending: Vec::with_capacity(observations),
         }
     }
 
@@ -205,6 +124,7 @@ impl Actions {
         self.violations.clear();
         self.deferred.clear();
         self.emitted.clear();
+        self.pending.clear();
     }
 }
 
@@ -221,21 +141,18 @@ fn push<T>(buf: &mut Vec<T>, item: T) -> bool {
 
 /// What a [`step`] did: counts, and digests of its input and output.
 ///
-/// The digests are 64-bit, order-sensitive and cheap (a sum of mixed, position-tagged words,
-/// so the hot path has no serial hash chain); they identify a step's input and output for
-/// replay comparison. The receipt recorded in the log hashes the same things with SHA-256 off
+/// The digests are 64-bit, order-sensitive and cheap (one multiply per observation); they
+/// identify a step's input and output for replay comparison. The receipt recorded in the log hashes the same things with SHA-256 off
 /// the hot path.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Receipt {
     pub observations: u64,
-    /// Guards evaluated (admission and rule guards).
-    pub guards_evaluated: u64,
     pub violations: u64,
     pub deferred: u64,
     pub rules_fired: u64,
     pub emitted: u64,
     pub alerts: u64,
-    /// `rdf:type` observations applied to [`NodeTypes`].
+    /// `rdf:type` observations applied to [`State`].
     pub types_applied: u64,
     /// Outputs (or type updates) that did not fit the preallocated buffers: a non-zero value
     /// means the caller sized them wrong, and the step must not be trusted.
@@ -252,11 +169,15 @@ fn mix(mut x: u64) -> u64 {
     x ^ (x >> 31)
 }
 
+/// Folds one observation into the running input digest: one multiply, order-sensitive (the
+/// multiply sits between consecutive observations). Its latency chain hides behind the rest of
+/// the loop. `s`, `p`, `o` and the op identify an observation: the object's analysis
+/// (datatype, value, length, kind) is a function of `o`.
 #[inline(always)]
-fn observation_word(i: usize, o: &Observation) -> u64 {
+fn fold_observation(digest: u64, o: &Observation) -> u64 {
     let a = (u64::from(o.s) << 32) | u64::from(o.p);
     let b = (u64::from(o.o) << 32) | u64::from(o.op);
-    mix(a ^ mix(b ^ ((i as u64) << 24)))
+    (digest ^ a ^ b.rotate_left(29)).wrapping_mul(0xd6e8_feb8_6659_fd93)
 }
 
 #[inline(always)]
@@ -266,13 +187,17 @@ fn emitted_word(e: &Emitted) -> u64 {
     mix(a ^ mix(b ^ u64::from(e.rule).rotate_left(40)))
 }
 
+/// Observations per chunk of the batch: 32 KiB of them, about an L1 data cache.
+const CHUNK_OBSERVATIONS: usize = 1024;
+
 /// Outcome of one guard on one observation.
 const PASS: u8 = 0;
 const FAIL: u8 = 1;
 const DEFER: u8 = 2;
 
 #[inline(always)]
-fn eval_guard(program: &ProgramView<'_>, types: &NodeTypes, g: &Guard, o: &Observation) -> u8 {
+fn eval_guard(program: &ProgramView<'_>, types: &State, g: &Guard, o: &Observation) -> u8 {
+    let set = || &program.parts().sets[g.a as usize..][..g.b as usize];
     let pass = match g.kind {
         GuardKind::DATATYPE => o.datatype == g.a,
         GuardKind::MIN_INCLUSIVE => o.num >= g.value,
@@ -281,16 +206,10 @@ fn eval_guard(program: &ProgramView<'_>, types: &NodeTypes, g: &Guard, o: &Obser
         GuardKind::MAX_EXCLUSIVE => o.num < g.value,
         GuardKind::MIN_LENGTH => o.kind != program::node_kind::BLANK && o.len >= g.a,
         GuardKind::MAX_LENGTH => o.kind != program::node_kind::BLANK && o.len <= g.a,
-        GuardKind::IN => {
-            let set = &program.parts().sets[g.a as usize..][..g.b as usize];
-            set.binary_search(&o.o).is_ok()
-        }
-        GuardKind::NOT_IN => {
-            let set = &program.parts().sets[g.a as usize..][..g.b as usize];
-            set.binary_search(&o.o).is_err()
-        }
+        GuardKind::IN => set().binary_search(&o.o).is_ok(),
+        GuardKind::NOT_IN => set().binary_search(&o.o).is_err(),
         GuardKind::HAS_VALUE => o.o == g.a,
-        GuardKind::NODE_KIND => (g.a >> o.kind) & 1 == 1,
+        GuardKind::NODE_KIND => (g.a >> (o.kind & 31)) & 1 == 1,
         GuardKind::CLASS => types.is_instance(o.o, g.a),
         GuardKind::PATTERN => return DEFER,
         // `ProgramView::new` refused every other kind.
@@ -300,10 +219,11 @@ fn eval_guard(program: &ProgramView<'_>, types: &NodeTypes, g: &Guard, o: &Obser
 }
 
 /// Runs `program` over one batch. See the module documentation for what it does; `out` is
-/// cleared first and must come from [`Actions::for_batch`] for at least `batch.len()`.
+/// cleared first and must come from [`Actions::for_batch`] for at least `batch.len()`, and
+/// `state` must have been built for this program ([`State::new`]).
 pub fn step(
     program: &ProgramView<'_>,
-    types: &mut NodeTypes,
+    state: &mut State,
     batch: &[Observation],
     out: &mut Actions,
 ) -> Receipt {
@@ -312,48 +232,42 @@ pub fn step(
         observations: batch.len() as u64,
         ..Receipt::default()
     };
-    apply_types(program, types, batch, &mut r);
-    let parts = program.parts();
-    let types = &*types;
-    for (i, o) in batch.iter().enumerate() {
-        r.input_digest = r.input_digest.wrapping_add(observation_word(i, o));
-        let Some(d) = parts.dispatch.get(o.p as usize) else {
-            continue;
-        };
-        if o.op == Observation::ADD && d.guard_len != 0 {
-            let guards = &parts.guards[d.guard_start as usize..][..d.guard_len as usize];
-            for (gi, g) in guards.iter().enumerate() {
-                if g.subject_class != NO_TERM && !types.is_instance(o.s, g.subject_class) {
-                    continue;
-                }
-                r.guards_evaluated += 1;
-                let guard = d.guard_start + gi as u32;
-                match eval_guard(program, types, g, o) {
-                    PASS => {}
-                    FAIL => {
-                        r.violations += 1;
-                        let v = Violation {
-                            obs: i as u32,
-                            guard,
-                        };
-                        r.dropped += u64::from(!push(&mut out.violations, v));
-                    }
-                    _ => {
-                        r.deferred += 1;
-                        let def = Deferred {
-                            obs: i as u32,
-                            guard,
-                            rule: u32::MAX,
-                        };
-                        r.dropped += u64::from(!push(&mut out.deferred, def));
-                    }
-                }
+    // The batch is streamed from memory once, in chunks that stay in the L1 cache for a
+    // second, cheap look: first the digest and the quiet test (which does not depend on
+    // classes), then the class changes. The observations that are not quiet are evaluated
+    // after the whole batch, so their guards see the classes of the whole batch.
+    let h = *program.header();
+    // An id no observation has as predicate when the program has no classes or no rdf:type.
+    let rdf_type = if h.class_count > 0 {
+        h.rdf_type
+    } else {
+        NO_TERM
+    };
+    let mut digest = 0u64;
+    for (c, chunk) in batch.chunks(CHUNK_OBSERVATIONS).enumerate() {
+        let first = c * CHUNK_OBSERVATIONS;
+        for (k, o) in chunk.iter().enumerate() {
+            let i = first + k;
+            digest = fold_observation(digest, o);
+            if !state.quiet(o) {
+                r.dropped += u64::from(!push(&mut out.pending, i as u32));
             }
         }
-        if d.rule_len != 0 {
-            run_rules(program, types, d, i, o, out, &mut r);
+        for o in chunk {
+            if o.p == rdf_type && o.o < h.class_count {
+                apply_type(program, state, o, &mut r);
+            }
         }
     }
+    // The final mix spreads the last observation's bits like the others'.
+    r.input_digest = mix(digest);
+    let pending = std::mem::take(&mut out.pending);
+    for &i in &pending {
+        if let Some(o) = batch.get(i as usize) {
+            exact(program, state, i as usize, o, out, &mut r);
+        }
+    }
+    out.pending = pending;
     for e in &out.emitted {
         r.output_digest = r.output_digest.wrapping_add(emitted_word(e));
     }
@@ -365,36 +279,70 @@ pub fn step(
     r
 }
 
-/// First pass: the batch's `rdf:type` changes, so guards see the classes as they are after the
-/// whole batch (SHACL validates the state after the transaction, not between its events).
-fn apply_types(
+/// One observation through every guard and rule of its predicate.
+#[inline(never)]
+fn exact(
     program: &ProgramView<'_>,
-    types: &mut NodeTypes,
-    batch: &[Observation],
+    state: &State,
+    i: usize,
+    o: &Observation,
+    out: &mut Actions,
     r: &mut Receipt,
 ) {
-    let h = program.header();
-    if h.rdf_type == NO_TERM || h.class_count == 0 {
+    let parts = program.parts();
+    let Some(d) = parts.dispatch.get(o.p as usize) else {
         return;
-    }
-    for o in batch {
-        if o.p != h.rdf_type || o.o >= h.class_count {
-            continue;
+    };
+    if o.op == Observation::ADD {
+        let guards = &parts.guards[d.guard_start as usize..][..d.guard_len as usize];
+        for (gi, g) in guards.iter().enumerate() {
+            if g.subject_class != NO_TERM && !state.is_instance(o.s, g.subject_class) {
+                continue;
+            }
+            let guard = d.guard_start + gi as u32;
+            match eval_guard(program, state, g, o) {
+                PASS => {}
+                FAIL => {
+                    r.violations += 1;
+                    let v = Violation {
+                        obs: i as u32,
+                        guard,
+                    };
+                    r.dropped += u64::from(!push(&mut out.violations, v));
+                }
+                _ => {
+                    r.deferred += 1;
+                    let def = Deferred {
+                        obs: i as u32,
+                        guard,
+                        rule: u32::MAX,
+                    };
+                    r.dropped += u64::from(!push(&mut out.deferred, def));
+                }
+            }
         }
-        let done = if o.op == Observation::ADD {
-            types.assert_class(program, o.s, o.o)
-        } else {
-            types.retract_class(program, o.s, o.o)
-        };
-        r.types_applied += u64::from(done);
-        r.dropped += u64::from(!done);
     }
+    if d.rule_len != 0 {
+        run_rules(program, state, d, i, o, out, r);
+    }
+}
+
+/// An `rdf:type` change to a class of the program.
+#[inline(never)]
+fn apply_type(program: &ProgramView<'_>, state: &mut State, o: &Observation, r: &mut Receipt) {
+    let done = if o.op == Observation::ADD {
+        state.assert_class(program, o.s, o.o)
+    } else {
+        state.retract_class(program, o.s, o.o)
+    };
+    r.types_applied += u64::from(done);
+    r.dropped += u64::from(!done);
 }
 
 #[inline]
 fn run_rules(
     program: &ProgramView<'_>,
-    types: &NodeTypes,
+    types: &State,
     d: &Dispatch,
     i: usize,
     o: &Observation,
@@ -412,7 +360,6 @@ fn run_rules(
         let rule_index = d.rule_start + ri as u32;
         let guards = &parts.guards[rule.guard_start as usize..][..rule.guard_len as usize];
         for (gi, g) in guards.iter().enumerate() {
-            r.guards_evaluated += 1;
             match eval_guard(program, types, g, o) {
                 PASS => {}
                 FAIL => continue 'rules,

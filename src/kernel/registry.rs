@@ -394,16 +394,39 @@ pub fn is_descriptors_graph(graph: GraphNameRef<'_>) -> bool {
 }
 
 /// Loads a descriptor file for activation: the loader checks its signature and every offset
-/// before the kernel sees a table.
+/// before the kernel sees a table; the tables are then copied out of the file once.
 pub fn load(bytes: Vec<u8>, name: Option<&str>) -> Result<Active, RegistryError> {
+    use crate::descriptor::load::{AlignedBytes, Descriptor};
     if bytes.len() > DESCRIPTOR_BYTES_MAX {
         return Err(RegistryError::Invalid(format!(
             "{} bytes; the limit is {DESCRIPTOR_BYTES_MAX}",
             bytes.len()
         )));
     }
-    let _ = name;
-    Err(RegistryError::Invalid(
-        "this build has no descriptor loader yet".into(),
-    ))
+    let aligned = AlignedBytes::copy_from(&bytes);
+    let d = Descriptor::load(aligned.as_bytes(), None)
+        .map_err(|e| RegistryError::Invalid(e.to_string()))?;
+    let view = d.program();
+    let digest = hex::encode(d.digest());
+    let rules = view.parts().rules;
+    let warm = rules
+        .iter()
+        .filter(|r| r.path == super::program::Rule::WARM)
+        .count() as u64;
+    let info = DescriptorInfo {
+        name: name
+            .map(str::to_owned)
+            .unwrap_or_else(|| format!("descriptor-{}", &digest[..12])),
+        digest,
+        compiler_version: d.compiler_version().to_owned(),
+        rules: RuleCounts {
+            hot: rules.len() as u64 - warm,
+            warm,
+        },
+        report: d.report().to_owned(),
+    };
+    let messages = (0..view.parts().guards.len() as u32)
+        .map(|i| d.guard_message(i).map(str::to_owned))
+        .collect();
+    Active::new(info, Program::from_view(&view), messages, bytes)
 }

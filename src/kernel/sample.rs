@@ -2,8 +2,9 @@
 //! seeded generator of observations for it: what the kernel's tests and bench run when no
 //! compiled descriptor is at hand, and a fixed point for comparing kernel versions.
 
+use super::State;
 use super::builder::{ActionSpec, Builder, GuardSpec};
-use super::program::{NO_TERM, Observation, Program, TermId, node_kind};
+use super::program::{NO_TERM, Observation, Program, ProgramView, TermId, node_kind};
 
 pub const EX: &str = "https://example.org/plant#";
 const XSD: &str = "http://www.w3.org/2001/XMLSchema#";
@@ -211,7 +212,7 @@ impl Generator {
         self.next() % n.max(1)
     }
 
-    /// The highest id the generator may produce, plus one (size [`super::NodeTypes`] with it).
+    /// The highest id the generator may produce, plus one (size [`super::State`] with it).
     pub fn id_bound(&self) -> usize {
         self.base as usize + self.nodes as usize + 1
     }
@@ -298,6 +299,101 @@ impl Generator {
             // A predicate the program does not know.
             _ => o.p = self.base + self.nodes,
         }
+        o
+    }
+
+    pub fn fill(&mut self, batch: &mut Vec<Observation>, n: usize) {
+        batch.clear();
+        batch.extend((0..n).map(|_| self.observation()));
+    }
+}
+
+/// A telemetry-like stream for any program: numeric readings on the predicates whose quiet
+/// summary is a numeric interval ([`State::quiet_numbers`]), 99% inside it and 1% just outside
+/// (a violation or a firing rule), and 0.5% `rdf:type` observations. What a plant's sensors
+/// send; the bench reports it next to the adversarial mix of [`Generator`].
+pub struct Telemetry {
+    state: u64,
+    nodes: u32,
+    base: TermId,
+    rdf_type: TermId,
+    classes: u32,
+    predicates: Vec<(TermId, f64, f64, TermId)>,
+}
+
+impl Telemetry {
+    /// `None` when no predicate has a numeric quiet interval.
+    pub fn new(view: &ProgramView<'_>, state: &State, seed: u64, nodes: u32) -> Option<Telemetry> {
+        let h = view.header();
+        let decimal = view
+            .terms()
+            .find(|(_, t)| *t == xsd("decimal"))
+            .map_or(NO_TERM, |(id, _)| id);
+        let clip = |x: f64| x.clamp(-1e6, 1e6);
+        let predicates: Vec<_> = (0..view.parts().dispatch.len() as TermId)
+            .filter_map(|p| {
+                let (lo, hi, dt) = state.quiet_numbers(p)?;
+                Some((
+                    p,
+                    clip(lo),
+                    clip(hi),
+                    if dt == NO_TERM { decimal } else { dt },
+                ))
+            })
+            .collect();
+        (!predicates.is_empty()).then_some(Telemetry {
+            state: seed.max(1),
+            nodes: nodes.max(1),
+            base: h.term_count,
+            rdf_type: h.rdf_type,
+            classes: h.class_count,
+            predicates,
+        })
+    }
+
+    fn next(&mut self) -> u64 {
+        self.state ^= self.state >> 12;
+        self.state ^= self.state << 25;
+        self.state ^= self.state >> 27;
+        self.state.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// The highest id the stream may produce, plus one.
+    pub fn id_bound(&self) -> usize {
+        self.base as usize + self.nodes as usize + 1
+    }
+
+    pub fn observation(&mut self) -> Observation {
+        let r = self.next();
+        let s = self.base + (r % u64::from(self.nodes)) as u32;
+        let mut o = Observation {
+            s,
+            p: 0,
+            o: self.base + self.nodes,
+            datatype: NO_TERM,
+            num: f64::NAN,
+            len: 4,
+            op: Observation::ADD,
+            kind: node_kind::LITERAL,
+            _pad: [0; 2],
+        };
+        let pick = (r >> 32) % 1000;
+        if pick < 5 && self.classes > 0 && self.rdf_type != NO_TERM {
+            o.p = self.rdf_type;
+            o.o = ((r >> 40) % u64::from(self.classes)) as TermId;
+            o.kind = node_kind::IRI;
+            o.datatype = NO_TERM;
+            return o;
+        }
+        let (p, lo, hi, dt) = self.predicates[((r >> 16) % self.predicates.len() as u64) as usize];
+        let u = (self.next() >> 11) as f64 / (1u64 << 53) as f64;
+        o.p = p;
+        o.datatype = dt;
+        o.num = match pick {
+            5..=9 => lo - 1.0,
+            10..=14 => hi + 1.0,
+            _ => lo + (hi - lo) * u,
+        };
         o
     }
 
