@@ -53,6 +53,13 @@ fn rdf_type() -> NamedNode {
     NamedNode::new_unchecked(RDF_TYPE)
 }
 
+/// A literal object cannot become a subject (reversed triple) or be typed (class range).
+fn iri_or_blank() -> Constraint {
+    Constraint::NodeKind(NamedNode::new_unchecked(
+        "http://www.w3.org/ns/shacl#BlankNodeOrIRI",
+    ))
+}
+
 /// The axioms of the ontology as rules.
 pub fn axiom_rules(model: &Model, schema: &Schema) -> Vec<Rule> {
     let mut rules = Vec::new();
@@ -81,6 +88,7 @@ pub fn axiom_rules(model: &Model, schema: &Schema) -> Vec<Rule> {
         }
         if let Some(inverses) = schema.inverses.get(p) {
             let mut r = base(axiom("inverseOf", p), p);
+            r.guards = vec![iri_or_blank()];
             r.emits = inverses
                 .iter()
                 .map(|q| (Slot::Object, q.clone(), Slot::Subject))
@@ -89,6 +97,7 @@ pub fn axiom_rules(model: &Model, schema: &Schema) -> Vec<Rule> {
         }
         if schema.symmetric.contains(p) {
             let mut r = base(axiom("SymmetricProperty", p), p);
+            r.guards = vec![iri_or_blank()];
             r.emits = vec![(Slot::Object, p.clone(), Slot::Subject)];
             rules.push(r);
         }
@@ -108,9 +117,7 @@ pub fn axiom_rules(model: &Model, schema: &Schema) -> Vec<Rule> {
         }
         if let Some(ranges) = schema.class_ranges.get(p) {
             let mut r = base(axiom("range", p), p);
-            r.guards = vec![Constraint::NodeKind(NamedNode::new_unchecked(
-                "http://www.w3.org/ns/shacl#BlankNodeOrIRI",
-            ))];
+            r.guards = vec![iri_or_blank()];
             r.emits = ranges
                 .iter()
                 .map(|c| {
@@ -160,6 +167,34 @@ fn widen_type_guards(rule: &mut Rule, schema: &Schema) {
 struct Conditions {
     subject_class: Option<NamedNode>,
     guards: Vec<Constraint>,
+    /// Classes the original subject / object is known to have by entailment (the domains and
+    /// ranges of the observed predicate, types emitted earlier in the chain): a rule's class
+    /// condition they imply needs no runtime check, as over an RDFS-entailed store.
+    known_subject: BTreeSet<NamedNode>,
+    known_object: BTreeSet<NamedNode>,
+}
+
+impl Conditions {
+    fn knows(&self, slot: &Slot, class: &NamedNode, schema: &Schema) -> bool {
+        let known = match slot {
+            Slot::Subject => &self.known_subject,
+            Slot::Object => &self.known_object,
+            Slot::Const(_) => return false,
+        };
+        known.iter().any(|k| schema.is_subclass(k, class))
+    }
+
+    /// Records that `slot` has type `class` (and so its superclasses).
+    fn learn(&mut self, slot: &Slot, class: &Term, schema: &Schema) {
+        let Term::NamedNode(class) = class else {
+            return;
+        };
+        match slot {
+            Slot::Subject => self.known_subject.extend(schema.supers_of_class(class)),
+            Slot::Object => self.known_object.extend(schema.supers_of_class(class)),
+            Slot::Const(_) => {}
+        }
+    }
 }
 
 /// Why a chain step cannot be compiled (reported as a warning; the step is dropped).
@@ -175,7 +210,9 @@ fn fire(
     schema: &Schema,
 ) -> Result<Option<Conditions>, Skip> {
     let mut out = c.clone();
-    if let Some(class) = &rule.subject_class {
+    if let Some(class) = &rule.subject_class
+        && !c.knows(s, class, schema)
+    {
         match s {
             Slot::Subject => match &out.subject_class {
                 None => out.subject_class = Some(class.clone()),
@@ -264,9 +301,22 @@ fn chain(
     schema: &Schema,
     warnings: &mut BTreeSet<String>,
 ) -> Result<Vec<Effective>, CompileError> {
+    // Domains and ranges (of p and its super-properties) type the subject and object.
+    let mut known_subject = BTreeSet::new();
+    let mut known_object = BTreeSet::new();
+    for q in schema.supers_of_property(p) {
+        for d in schema.domains.get(&q).into_iter().flatten() {
+            known_subject.extend(schema.supers_of_class(d));
+        }
+        for r in schema.class_ranges.get(&q).into_iter().flatten() {
+            known_object.extend(schema.supers_of_class(r));
+        }
+    }
     let start = Conditions {
         subject_class: None,
         guards: Vec::new(),
+        known_subject,
+        known_object,
     };
     let mut queue = vec![(Slot::Subject, p.clone(), Slot::Object, start, true)];
     let mut seen: BTreeSet<String> = BTreeSet::new();
@@ -288,12 +338,21 @@ fn chain(
                 }
             };
             let mut actions = Vec::new();
+            // What this rule's rdf:type emits teach about the original subject and object.
+            let mut next_conditions = fired.clone();
+            for (ts, tp, to) in &rule.emits {
+                if tp.as_str() == RDF_TYPE
+                    && let Slot::Const(class) = to
+                {
+                    next_conditions.learn(&substitute(ts, &s, &o), class, schema);
+                }
+            }
             for (ts, tp, to) in &rule.emits {
                 let (ns, no) = (substitute(ts, &s, &o), substitute(to, &s, &o));
                 actions.push(ActionIr::Emit(ns.clone(), tp.clone(), no.clone()));
-                let key = format!("{ns:?} {tp} {no:?} {fired:?}");
+                let key = format!("{ns:?} {tp} {no:?} {next_conditions:?}");
                 if seen.insert(key) && !(ns == Slot::Subject && tp == p && no == Slot::Object) {
-                    queue.push((ns, tp.clone(), no, fired.clone(), false));
+                    queue.push((ns, tp.clone(), no, next_conditions.clone(), false));
                 }
             }
             for (topic, message) in &rule.alerts {
