@@ -266,7 +266,10 @@ impl<'a> EventGen<'a> {
             _ => {}
         }
         match self.below(5) {
-            0 => self.number(self.below(200) as f64 - 50.0),
+            0 => {
+                let v = self.below(200) as f64 - 50.0;
+                self.number(v)
+            }
             1 => Literal::new_simple_literal(format!("text-{k}")).into(),
             2 => Literal::new_language_tagged_literal_unchecked(format!("t{k}"), "en").into(),
             3 => Literal::new_typed_literal(format!("{}", k % 2 == 0), xsd::BOOLEAN).into(),
