@@ -73,18 +73,12 @@ pub fn axiom_rules(model: &Model, schema: &Schema) -> Vec<Rule> {
     for p in &model.properties {
         if let Some(supers) = direct_supers.get(p) {
             let mut r = base(axiom("subPropertyOf", p), p);
-            r.emits = supers
-                .iter()
-                .map(|q| (Slot::Subject, (*q).clone(), Slot::Object))
-                .collect();
+            r.emits = supers.iter().map(|q| (Slot::Subject, (*q).clone(), Slot::Object)).collect();
             rules.push(r);
         }
         if let Some(inverses) = schema.inverses.get(p) {
             let mut r = base(axiom("inverseOf", p), p);
-            r.emits = inverses
-                .iter()
-                .map(|q| (Slot::Object, q.clone(), Slot::Subject))
-                .collect();
+            r.emits = inverses.iter().map(|q| (Slot::Object, q.clone(), Slot::Subject)).collect();
             rules.push(r);
         }
         if schema.symmetric.contains(p) {
@@ -96,13 +90,7 @@ pub fn axiom_rules(model: &Model, schema: &Schema) -> Vec<Rule> {
             let mut r = base(axiom("domain", p), p);
             r.emits = domains
                 .iter()
-                .map(|d| {
-                    (
-                        Slot::Subject,
-                        rdf_type(),
-                        Slot::Const(Term::NamedNode(d.clone())),
-                    )
-                })
+                .map(|d| (Slot::Subject, rdf_type(), Slot::Const(Term::NamedNode(d.clone()))))
                 .collect();
             rules.push(r);
         }
@@ -113,13 +101,7 @@ pub fn axiom_rules(model: &Model, schema: &Schema) -> Vec<Rule> {
             ))];
             r.emits = ranges
                 .iter()
-                .map(|c| {
-                    (
-                        Slot::Object,
-                        rdf_type(),
-                        Slot::Const(Term::NamedNode(c.clone())),
-                    )
-                })
+                .map(|c| (Slot::Object, rdf_type(), Slot::Const(Term::NamedNode(c.clone()))))
                 .collect();
             rules.push(r);
         }
@@ -167,31 +149,19 @@ type Skip = String;
 
 /// The conditions under which `rule` fires on the derived pattern `(s, _, o)`, given `c`;
 /// `Ok(None)` when it never does.
-fn fire(
-    rule: &Rule,
-    s: &Slot,
-    o: &Slot,
-    c: &Conditions,
-    schema: &Schema,
-) -> Result<Option<Conditions>, Skip> {
+fn fire(rule: &Rule, s: &Slot, o: &Slot, c: &Conditions, schema: &Schema) -> Result<Option<Conditions>, Skip> {
     let mut out = c.clone();
     if let Some(class) = &rule.subject_class {
         match s {
             Slot::Subject => match &out.subject_class {
                 None => out.subject_class = Some(class.clone()),
                 Some(have) if schema.is_subclass(have, class) => {}
-                Some(have) if schema.is_subclass(class, have) => {
-                    out.subject_class = Some(class.clone())
-                }
+                Some(have) if schema.is_subclass(class, have) => out.subject_class = Some(class.clone()),
                 Some(have) if schema.classes_disjoint(have, class).is_some() => return Ok(None),
                 Some(have) => return Err(format!("needs the subject in both {have} and {class}")),
             },
             Slot::Object => push_guard(&mut out.guards, Constraint::Class(class.clone())),
-            Slot::Const(_) => {
-                return Err(format!(
-                    "cannot know the class of a constant subject ({class})"
-                ));
-            }
+            Slot::Const(_) => return Err(format!("cannot know the class of a constant subject ({class})")),
         }
     }
     for g in &rule.guards {
@@ -200,11 +170,7 @@ fn fire(
             Slot::Const(v) => match eval(g, v) {
                 Some(true) => {}
                 Some(false) => return Ok(None),
-                None => {
-                    return Err(format!(
-                        "cannot judge a guard on the constant {v} at compile time"
-                    ));
-                }
+                None => return Err(format!("cannot judge a guard on the constant {v} at compile time")),
             },
             Slot::Subject => match g {
                 Constraint::NodeKind(k) if k.as_str().ends_with("#BlankNodeOrIRI") => {}
@@ -261,10 +227,7 @@ fn chain(
     schema: &Schema,
     warnings: &mut BTreeSet<String>,
 ) -> Result<Vec<Effective>, CompileError> {
-    let start = Conditions {
-        subject_class: None,
-        guards: Vec::new(),
-    };
+    let start = Conditions { subject_class: None, guards: Vec::new() };
     let mut queue = vec![(Slot::Subject, p.clone(), Slot::Object, start, true)];
     let mut seen: BTreeSet<String> = BTreeSet::new();
     let mut out: Vec<Effective> = Vec::new();
@@ -277,10 +240,7 @@ fn chain(
                 Ok(Some(f)) => f,
                 Ok(None) => continue,
                 Err(why) => {
-                    warnings.insert(format!(
-                        "chain from {p} into rule {} not compiled: {why}",
-                        rule.iri
-                    ));
+                    warnings.insert(format!("chain from {p} into rule {} not compiled: {why}", rule.iri));
                     continue;
                 }
             };

@@ -110,9 +110,7 @@ pub fn parse(sources: &[Source]) -> Result<Parsed, CompileError> {
     for (index, source) in sources.iter().enumerate() {
         let start = parsed.triples.len();
         parse_one(index, source, &mut parsed.triples)?;
-        parsed
-            .files
-            .push((source.name.clone(), start..parsed.triples.len()));
+        parsed.files.push((source.name.clone(), start..parsed.triples.len()));
     }
     Ok(parsed)
 }
@@ -182,9 +180,7 @@ fn convert(index: usize, t: &rio::Triple<'_>) -> Option<Triple> {
     let object: Term = match t.object {
         rio::Term::NamedNode(n) => NamedNode::new(n.iri).ok()?.into(),
         rio::Term::BlankNode(b) => blank(index, b.id)?.into(),
-        rio::Term::Literal(rio::Literal::Simple { value }) => {
-            Literal::new_simple_literal(value).into()
-        }
+        rio::Term::Literal(rio::Literal::Simple { value }) => Literal::new_simple_literal(value).into(),
         rio::Term::Literal(rio::Literal::LanguageTaggedString { value, language }) => {
             Literal::new_language_tagged_literal(value, language)
                 .ok()?
@@ -233,10 +229,7 @@ mod tests {
     fn unknown_prefix_is_a_syntax_error() {
         let err = parse(&[source("p.ttl", "nope:a nope:b nope:c .\n")]).expect_err("refused");
         let shown = err.to_string();
-        assert!(
-            shown.contains("p.ttl:1:") && shown.contains("nope"),
-            "{shown}"
-        );
+        assert!(shown.contains("p.ttl:1:") && shown.contains("nope"), "{shown}");
     }
 
     #[test]
