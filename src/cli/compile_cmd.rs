@@ -131,13 +131,9 @@ pub fn run(cmd: DescriptorCommand) -> anyhow::Result<()> {
                     " (embedded key; pass --vkey to pin it)"
                 }
             );
-            let h = d.program().header();
-            println!(
-                "{} terms, {} classes, {} rules",
-                h.term_count,
-                h.class_count,
-                d.program().parts().rules.len()
-            );
+            let program = d.program();
+            let h = program.header();
+            println!("{} terms, {} classes, {} rules", h.term_count, h.class_count, program.parts().rules.len());
         }
         DescriptorCommand::Diff { a, b } => {
             let (ba, bb) = (read_descriptor(&a)?, read_descriptor(&b)?);

@@ -56,6 +56,8 @@ fn kind_bit(term: &Term) -> u32 {
         Term::NamedNode(_) => 1,
         Term::BlankNode(_) => 2,
         Term::Literal(_) => 4,
+        // RDF-star quoted triples are none of the SHACL node kinds.
+        Term::Triple(_) => 0,
     }
 }
 
@@ -108,7 +110,7 @@ pub fn eval(constraint: &Constraint, value: &Term) -> Option<bool> {
     let len = || match value {
         Term::NamedNode(n) => Some(n.as_str().chars().count() as u32),
         Term::Literal(l) => Some(l.value().chars().count() as u32),
-        Term::BlankNode(_) => None,
+        Term::BlankNode(_) | Term::Triple(_) => None,
     };
     match constraint {
         Constraint::Datatype(d) => Some(matches!(value, Term::Literal(l) if l.datatype() == d.as_ref())),
@@ -131,7 +133,7 @@ pub fn eval(constraint: &Constraint, value: &Term) -> Option<bool> {
             Some(match value {
                 Term::NamedNode(n) => re.is_match(n.as_str()),
                 Term::Literal(l) => re.is_match(l.value()),
-                Term::BlankNode(_) => false,
+                Term::BlankNode(_) | Term::Triple(_) => false,
             })
         }
         Constraint::Unknown(..) => None,

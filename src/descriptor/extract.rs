@@ -293,7 +293,7 @@ fn constraint(predicate: &NamedNode, value: &Term, lists: &Lists) -> Option<Cons
 
 fn extract_rules(store: &Store, lists: &Lists) -> Result<Vec<RuleDef>, CompileError> {
     let mut rules: BTreeMap<NamedNode, RuleDef> = BTreeMap::new();
-    let mut triggers: BTreeMap<NamedNode, BTreeSet<Term>> = BTreeMap::new();
+    let mut triggers: BTreeMap<NamedNode, BTreeSet<String>> = BTreeMap::new();
     for row in select(store, "rules.rq", include_str!("../../queries/compiler/rules.rq"))? {
         let Some(iri) = iri(&row[0]) else { continue };
         let rule = rules.entry(iri.clone()).or_insert_with(|| RuleDef {
@@ -306,7 +306,7 @@ fn extract_rules(store: &Store, lists: &Lists) -> Result<Vec<RuleDef>, CompileEr
             rejects: Vec::new(),
         });
         if let Some(t) = &row[1] {
-            triggers.entry(iri).or_default().insert(t.clone());
+            triggers.entry(iri).or_default().insert(t.to_string());
         }
         if let Some(p) = &row[2]
             && !rule.predicates.contains(p)
