@@ -242,11 +242,9 @@ impl<'a> EventGen<'a> {
                     return t;
                 }
             }
-            GuardKind::HAS_VALUE | GuardKind::DATATYPE if roll < 7 => {
-                if g.kind == GuardKind::HAS_VALUE {
-                    if let Some(t) = term(&self.view, g.a) {
-                        return t;
-                    }
+            GuardKind::HAS_VALUE if roll < 7 => {
+                if let Some(t) = term(&self.view, g.a) {
+                    return t;
                 }
             }
             GuardKind::MIN_INCLUSIVE
