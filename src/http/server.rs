@@ -152,6 +152,7 @@ pub fn open(config: &ServerConfig) -> Result<Opened, ServerError> {
     let bus = Bus::start(log.reader().clone(), config.bus.clone())?;
     let log = Arc::new(log);
     let kernel = crate::kernel::follow::Follower::start(log.clone(), actor);
+    let descriptors = Arc::new(restore_descriptor(&store)?);
     let shared = Shared {
         log,
         store,
@@ -168,7 +169,7 @@ pub fn open(config: &ServerConfig) -> Result<Opened, ServerError> {
         shapes_path: config.shapes.clone(),
         bus: Arc::new(bus),
         subscriber_counts: Arc::default(),
-        descriptors: Arc::new(restore_descriptor(&store)?),
+        descriptors,
         kernel,
     };
     Ok(Opened {

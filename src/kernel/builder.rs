@@ -54,10 +54,13 @@ pub struct Builder {
     rdf_type: TermId,
 }
 
+/// A guard record with the spec its set and warm operands are resolved from.
+type GuardEntry = (Guard, GuardSpec);
+
 #[derive(Debug, Default)]
 struct Entry {
-    guards: Vec<(Guard, GuardSpec)>,
-    rules: Vec<(Rule, Vec<(Guard, GuardSpec)>, Vec<ActionSpec>)>,
+    guards: Vec<GuardEntry>,
+    rules: Vec<(Rule, Vec<GuardEntry>, Vec<ActionSpec>)>,
 }
 
 const RDF_TYPE: &str = "<http://www.w3.org/1999/02/22-rdf-syntax-ns#type>";

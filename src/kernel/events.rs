@@ -11,7 +11,7 @@ use oxrdf::vocab::{rdf, rdfs, xsd};
 use oxrdf::{BlankNode, GraphName, Literal, NamedNode, NamedOrBlankNode, Quad, Term};
 
 use super::intern::parse_term;
-use super::program::{Guard, GuardKind, NO_TERM, ProgramView, TermId};
+use super::program::{Guard, GuardKind, NO_TERM, ProgramView, TermId, node_kind};
 
 /// One generated case: the triples to publish, in order (types first, then the guarded one).
 #[derive(Debug, Clone)]
@@ -82,12 +82,13 @@ impl<'a> EventGen<'a> {
                     ..*g
                 }));
                 if own.is_empty() {
-                    // No object guard: any object; keep the subject class.
+                    // No object guard: a node object (the rule is an object property's
+                    // axiom or reacts to any value); keep the subject class.
                     guards.push(Guard {
                         kind: GuardKind::NODE_KIND,
                         _pad: [0; 3],
                         subject_class: r.subject_class,
-                        a: 0b111,
+                        a: (1 << node_kind::IRI) | (1 << node_kind::BLANK),
                         b: 0,
                         value: 0.0,
                         name: r.name,
@@ -215,7 +216,8 @@ impl<'a> EventGen<'a> {
         if roll == 0 {
             return BlankNode::new_unchecked(format!("gen{k}")).into();
         }
-        if roll == 1 || g.kind == GuardKind::CLASS && roll < 7 {
+        let node_only = g.kind == GuardKind::NODE_KIND && g.a & (1 << node_kind::LITERAL) == 0;
+        if roll == 1 || (g.kind == GuardKind::CLASS && roll < 7) || node_only {
             let node = NamedNode::new_unchecked(format!("urn:gen:o{k}"));
             let class = if g.kind == GuardKind::CLASS {
                 g.a
@@ -242,11 +244,9 @@ impl<'a> EventGen<'a> {
                     return t;
                 }
             }
-            GuardKind::HAS_VALUE | GuardKind::DATATYPE if roll < 7 => {
-                if g.kind == GuardKind::HAS_VALUE {
-                    if let Some(t) = term(&self.view, g.a) {
-                        return t;
-                    }
+            GuardKind::HAS_VALUE if roll < 7 => {
+                if let Some(t) = term(&self.view, g.a) {
+                    return t;
                 }
             }
             GuardKind::MIN_INCLUSIVE
@@ -266,7 +266,10 @@ impl<'a> EventGen<'a> {
             _ => {}
         }
         match self.below(5) {
-            0 => self.number(self.below(200) as f64 - 50.0),
+            0 => {
+                let v = self.below(200) as f64 - 50.0;
+                self.number(v)
+            }
             1 => Literal::new_simple_literal(format!("text-{k}")).into(),
             2 => Literal::new_language_tagged_literal_unchecked(format!("t{k}"), "en").into(),
             3 => Literal::new_typed_literal(format!("{}", k % 2 == 0), xsd::BOOLEAN).into(),

@@ -33,7 +33,6 @@ pub enum InternError {
 struct ProgramTerms {
     ids: HashMap<String, TermId>,
     terms: Vec<Term>,
-    numeric: Vec<TermId>,
 }
 
 /// Term ↔ id for one program, plus the runtime ids seen so far. [`Interner::fork`] is cheap
@@ -65,16 +64,8 @@ impl Interner {
             ids.insert(term.to_string(), id);
             terms.push(term);
         }
-        let numeric = NUMERIC
-            .iter()
-            .filter_map(|dt| ids.get(&format!("<{dt}>")).copied())
-            .collect();
         Ok(Interner {
-            program: Arc::new(ProgramTerms {
-                ids,
-                terms,
-                numeric,
-            }),
+            program: Arc::new(ProgramTerms { ids, terms }),
             ids: HashMap::new(),
             terms: Vec::new(),
         })
@@ -163,7 +154,8 @@ impl Interner {
                 o.len = l.value().chars().count() as u32;
                 let dt = Term::from(l.datatype().into_owned());
                 o.datatype = self.id(dt.as_ref())?;
-                if self.program.numeric.contains(&o.datatype) {
+                // By IRI: a numeric datatype the program never names is still numeric.
+                if NUMERIC.contains(&l.datatype().as_str()) {
                     o.num = numeric_value(l.datatype().as_str(), l.value());
                 }
             }

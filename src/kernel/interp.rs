@@ -31,14 +31,18 @@ struct IGuard {
     check: Check,
 }
 
+/// Where a slot of an emitted triple comes from: ([`slot`], constant).
+type Slot = (u8, TermId);
+/// (kind, s, p, o).
+type IAction = (u32, Slot, Slot, Slot);
+
 #[derive(Debug, Clone)]
 struct IRule {
     index: u32,
     subject_class: Option<TermId>,
     op: u8,
     guards: Vec<IGuard>,
-    /// (kind, s, p, o), each slot as ([`slot`], constant).
-    actions: Vec<(u32, (u8, TermId), (u8, TermId), (u8, TermId))>,
+    actions: Vec<IAction>,
 }
 
 /// The decoded program plus its own node-class state.

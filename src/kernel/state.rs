@@ -135,9 +135,9 @@ impl Quiet {
                 self.datatype = a;
             }
             GuardKind::MIN_INCLUSIVE => self.at_least(value),
-            GuardKind::MIN_EXCLUSIVE => self.at_least(value.next_up()),
+            GuardKind::MIN_EXCLUSIVE => self.at_least(next_up(value)),
             GuardKind::MAX_INCLUSIVE => self.at_most(value),
-            GuardKind::MAX_EXCLUSIVE => self.at_most(value.next_down()),
+            GuardKind::MAX_EXCLUSIVE => self.at_most(next_down(value)),
             GuardKind::MIN_LENGTH => {
                 self.len_min = self.len_min.max(a);
                 self.kinds &= !(1 << node_kind::BLANK);
@@ -168,9 +168,9 @@ impl Quiet {
         });
         match numeric.map(|g| (g.kind, g.value)) {
             // The rule fails where the guard fails: below a minimum, above a maximum.
-            Some((GuardKind::MIN_INCLUSIVE, v)) => self.at_most(v.next_down()),
+            Some((GuardKind::MIN_INCLUSIVE, v)) => self.at_most(next_down(v)),
             Some((GuardKind::MIN_EXCLUSIVE, v)) => self.at_most(v),
-            Some((GuardKind::MAX_INCLUSIVE, v)) => self.at_least(v.next_up()),
+            Some((GuardKind::MAX_INCLUSIVE, v)) => self.at_least(next_up(v)),
             Some((GuardKind::MAX_EXCLUSIVE, v)) => self.at_least(v),
             _ => self.add_slow = true,
         }
@@ -185,6 +185,23 @@ impl Quiet {
         self.numeric = true;
         self.hi = self.hi.min(v);
     }
+}
+
+/// The smallest float above `x` (`f64::next_up`, stable only since Rust 1.86).
+fn next_up(x: f64) -> f64 {
+    if x.is_nan() || x == f64::INFINITY {
+        return x;
+    }
+    if x == 0.0 {
+        return f64::from_bits(1);
+    }
+    let bits = x.to_bits();
+    f64::from_bits(if x > 0.0 { bits + 1 } else { bits - 1 })
+}
+
+/// The largest float below `x`.
+fn next_down(x: f64) -> f64 {
+    -next_up(-x)
 }
 
 /// Node classes and predicate summaries for one program (see the module documentation).
