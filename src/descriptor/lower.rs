@@ -167,34 +167,6 @@ fn widen_type_guards(rule: &mut Rule, schema: &Schema) {
 struct Conditions {
     subject_class: Option<NamedNode>,
     guards: Vec<Constraint>,
-    /// Classes the original subject / object is known to have by entailment (the domains and
-    /// ranges of the observed predicate, types emitted earlier in the chain): a rule's class
-    /// condition they imply needs no runtime check, as over an RDFS-entailed store.
-    known_subject: BTreeSet<NamedNode>,
-    known_object: BTreeSet<NamedNode>,
-}
-
-impl Conditions {
-    fn knows(&self, slot: &Slot, class: &NamedNode, schema: &Schema) -> bool {
-        let known = match slot {
-            Slot::Subject => &self.known_subject,
-            Slot::Object => &self.known_object,
-            Slot::Const(_) => return false,
-        };
-        known.iter().any(|k| schema.is_subclass(k, class))
-    }
-
-    /// Records that `slot` has type `class` (and so its superclasses).
-    fn learn(&mut self, slot: &Slot, class: &Term, schema: &Schema) {
-        let Term::NamedNode(class) = class else {
-            return;
-        };
-        match slot {
-            Slot::Subject => self.known_subject.extend(schema.supers_of_class(class)),
-            Slot::Object => self.known_object.extend(schema.supers_of_class(class)),
-            Slot::Const(_) => {}
-        }
-    }
 }
 
 /// Why a chain step cannot be compiled (reported as a warning; the step is dropped).
@@ -210,9 +182,7 @@ fn fire(
     schema: &Schema,
 ) -> Result<Option<Conditions>, Skip> {
     let mut out = c.clone();
-    if let Some(class) = &rule.subject_class
-        && !c.knows(s, class, schema)
-    {
+    if let Some(class) = &rule.subject_class {
         match s {
             Slot::Subject => match &out.subject_class {
                 None => out.subject_class = Some(class.clone()),
@@ -301,22 +271,9 @@ fn chain(
     schema: &Schema,
     warnings: &mut BTreeSet<String>,
 ) -> Result<Vec<Effective>, CompileError> {
-    // Domains and ranges (of p and its super-properties) type the subject and object.
-    let mut known_subject = BTreeSet::new();
-    let mut known_object = BTreeSet::new();
-    for q in schema.supers_of_property(p) {
-        for d in schema.domains.get(&q).into_iter().flatten() {
-            known_subject.extend(schema.supers_of_class(d));
-        }
-        for r in schema.class_ranges.get(&q).into_iter().flatten() {
-            known_object.extend(schema.supers_of_class(r));
-        }
-    }
     let start = Conditions {
         subject_class: None,
         guards: Vec::new(),
-        known_subject,
-        known_object,
     };
     let mut queue = vec![(Slot::Subject, p.clone(), Slot::Object, start, true)];
     let mut seen: BTreeSet<String> = BTreeSet::new();
@@ -338,21 +295,12 @@ fn chain(
                 }
             };
             let mut actions = Vec::new();
-            // What this rule's rdf:type emits teach about the original subject and object.
-            let mut next_conditions = fired.clone();
-            for (ts, tp, to) in &rule.emits {
-                if tp.as_str() == RDF_TYPE
-                    && let Slot::Const(class) = to
-                {
-                    next_conditions.learn(&substitute(ts, &s, &o), class, schema);
-                }
-            }
             for (ts, tp, to) in &rule.emits {
                 let (ns, no) = (substitute(ts, &s, &o), substitute(to, &s, &o));
                 actions.push(ActionIr::Emit(ns.clone(), tp.clone(), no.clone()));
-                let key = format!("{ns:?} {tp} {no:?} {next_conditions:?}");
+                let key = format!("{ns:?} {tp} {no:?} {fired:?}");
                 if seen.insert(key) && !(ns == Slot::Subject && tp == p && no == Slot::Object) {
-                    queue.push((ns, tp.clone(), no, next_conditions.clone(), false));
+                    queue.push((ns, tp.clone(), no, fired.clone(), false));
                 }
             }
             for (topic, message) in &rule.alerts {
