@@ -207,7 +207,7 @@ fn conflicting_rules_are_refused() {
 }
 
 #[test]
-#[ignore = "timing: cargo test --release --test descriptor_compile -- --ignored --nocapture"]
+#[ignore = "timing: CARGO_PROFILE_TEST_OPT_LEVEL=2 cargo test --test descriptor_compile -- --ignored --nocapture"]
 fn compile_10k_classes_and_10k_properties() {
     let mut text = String::from(PREFIXES);
     for i in 0..10_000 {
@@ -263,4 +263,60 @@ fn compile_10k_classes_and_10k_properties() {
     lap("lower");
     build::build(&model, &schema, &checked, &effective).expect("build");
     lap("build tables");
+}
+
+#[test]
+fn rule_typing_into_a_disjoint_class_is_refused() {
+    let shown = refused(
+        "ex:A a rdfs:Class . ex:B a rdfs:Class ; <http://www.w3.org/2002/07/owl#disjointWith> ex:A .\n\
+         ex:r a lg:Rule ; lg:trigger [ lg:onPredicate ex:c ; lg:subjectClass ex:A ] ;\n  lg:emit [ lg:templateSubject lg:Subject ; lg:templatePredicate rdf:type ; lg:templateObject ex:B ] .\n",
+    );
+    assert!(
+        shown.contains("disjoint") && shown.contains("e.test/#r"),
+        "{shown}"
+    );
+}
+
+#[test]
+fn invalid_pattern_and_incomplete_template_are_refused() {
+    let shown = refused(
+        "ex:r1 a lg:Rule ; lg:trigger [ lg:onPredicate ex:c ] ; lg:guard [ lg:pattern \"([a-z\" ] ; lg:reject \"no\" .\n\
+         ex:r2 a lg:Rule ; lg:trigger [ lg:onPredicate ex:c ] ; lg:emit [ lg:templateSubject lg:Subject ] .\n",
+    );
+    assert!(
+        shown.contains("#r1") && shown.contains("pattern"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("#r2") && shown.contains("templatePredicate"),
+        "{shown}"
+    );
+}
+
+#[test]
+fn warn_mode_shape_sets_are_not_lowered() {
+    let shapes = "@prefix sh: <http://www.w3.org/ns/shacl#> .\n@prefix lg: <https://ledgraph.dev/ns#> .\n@prefix ex: <https://e.test/#> .\n\
+        <urn:set> lg:admissionMode lg:warn .\n\
+        ex:S a sh:NodeShape ; sh:targetSubjectsOf ex:c ; sh:property [ sh:path ex:c ; sh:in ( \"x\" ) ] .\n";
+    let compiled = compile(
+        &sources(&[("t/schema.ttl", &schema()), ("shapes/advice.ttl", shapes)]),
+        &common::node_key(),
+    )
+    .expect("compiles");
+    assert!(
+        compiled
+            .report
+            .contains("shapes/advice.ttl: a shape set in lg:warn"),
+        "{}",
+        compiled.report
+    );
+    let bytes = AlignedBytes::copy_from(&compiled.bytes);
+    let d = Descriptor::load(bytes.as_bytes(), None).expect("loads");
+    assert!(
+        d.program()
+            .parts()
+            .guards
+            .iter()
+            .all(|g| d.program().term(g.name) != Some("<https://e.test/#S>"))
+    );
 }
