@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/ledgraph/target}"
 export LEDGRAPH_BENCH_KERNEL_CALLGRIND_OBS="${LEDGRAPH_BENCH_KERNEL_CALLGRIND_OBS:-200000}"
-bin=$(cargo bench --quiet --bench kernel --no-run --message-format=json 2>/dev/null |
+bin=$(cargo bench --quiet --bench kernel --no-default-features --no-run --message-format=json 2>/dev/null |
   python3 -c 'import json,sys
 for line in sys.stdin:
     m = json.loads(line)
