@@ -19,7 +19,12 @@ fn ledgraph(args: &[&str]) -> Output {
 }
 
 fn ok(o: &Output) -> String {
-    assert!(o.status.success(), "stdout: {}\nstderr: {}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "stdout: {}\nstderr: {}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
@@ -28,28 +33,68 @@ fn compile_prints_the_report_and_writes_the_checked_in_bytes() {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("demo.lgd");
     let out_str = out.to_str().expect("utf-8 path");
-    let stdout = ok(&ledgraph(&["compile", "ontology/", "--shapes", "shapes/", "-o", out_str, "--key", "descriptors/demo.key"]));
-    assert!(stdout.contains("hot rules") && stdout.contains("warm rules") && stdout.contains("warnings"), "{stdout}");
+    let stdout = ok(&ledgraph(&[
+        "compile",
+        "ontology/",
+        "--shapes",
+        "shapes/",
+        "-o",
+        out_str,
+        "--key",
+        "descriptors/demo.key",
+    ]));
+    assert!(
+        stdout.contains("hot rules")
+            && stdout.contains("warm rules")
+            && stdout.contains("warnings"),
+        "{stdout}"
+    );
     let written = std::fs::read(&out).expect("written");
-    assert_eq!(written, std::fs::read(repo("descriptors/demo.lgd")).expect("checked in"));
+    assert_eq!(
+        written,
+        std::fs::read(repo("descriptors/demo.lgd")).expect("checked in")
+    );
 }
 
 #[test]
 fn inspect_dumps_the_demo_descriptor() {
-    let stdout = ok(&ledgraph(&["descriptor", "inspect", "descriptors/demo.lgd"]));
+    let stdout = ok(&ledgraph(&[
+        "descriptor",
+        "inspect",
+        "descriptors/demo.lgd",
+    ]));
     insta::assert_snapshot!("demo-inspect", stdout);
 }
 
 #[test]
 fn verify_checks_the_pinned_key() {
-    let stdout = ok(&ledgraph(&["descriptor", "verify", "descriptors/demo.lgd", "--vkey", "descriptors/demo.vkey"]));
-    assert!(stdout.starts_with("ok sha256:") && stdout.contains("the trusted key"), "{stdout}");
+    let stdout = ok(&ledgraph(&[
+        "descriptor",
+        "verify",
+        "descriptors/demo.lgd",
+        "--vkey",
+        "descriptors/demo.vkey",
+    ]));
+    assert!(
+        stdout.starts_with("ok sha256:") && stdout.contains("the trusted key"),
+        "{stdout}"
+    );
     let dir = tempfile::tempdir().expect("tempdir");
     let other = dir.path().join("other.vkey");
     std::fs::write(&other, common::node_key().verifier().to_vkey()).expect("write vkey");
-    let o = ledgraph(&["descriptor", "verify", "descriptors/demo.lgd", "--vkey", other.to_str().expect("utf-8")]);
+    let o = ledgraph(&[
+        "descriptor",
+        "verify",
+        "descriptors/demo.lgd",
+        "--vkey",
+        other.to_str().expect("utf-8"),
+    ]);
     assert!(!o.status.success());
-    assert!(String::from_utf8_lossy(&o.stderr).contains("signed by key"), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("signed by key"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
 }
 
 #[test]
@@ -62,7 +107,11 @@ fn verify_refuses_a_damaged_file() {
     std::fs::write(&bad, bytes).expect("write");
     let o = ledgraph(&["descriptor", "verify", bad.to_str().expect("utf-8")]);
     assert!(!o.status.success());
-    assert!(String::from_utf8_lossy(&o.stderr).contains("bad signature"), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("bad signature"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
 }
 
 #[test]
@@ -78,11 +127,28 @@ fn diff_shows_an_added_rule() {
     .expect("write rule");
     let out = dir.path().join("new.lgd");
     ok(&ledgraph(&[
-        "compile", onto.to_str().expect("utf-8"), "--shapes", "shapes/", "-o", out.to_str().expect("utf-8"), "--key", "descriptors/demo.key",
+        "compile",
+        onto.to_str().expect("utf-8"),
+        "--shapes",
+        "shapes/",
+        "-o",
+        out.to_str().expect("utf-8"),
+        "--key",
+        "descriptors/demo.key",
     ]));
-    let stdout = ok(&ledgraph(&["descriptor", "diff", "descriptors/demo.lgd", out.to_str().expect("utf-8")]));
+    let stdout = ok(&ledgraph(&[
+        "descriptor",
+        "diff",
+        "descriptors/demo.lgd",
+        out.to_str().expect("utf-8"),
+    ]));
     assert!(stdout.contains("+ <https://example.org/plant#levelPct>: rule <https://example.org/plant/rules#TankOverflow>"), "{stdout}");
     assert!(stdout.contains("input digest:"), "{stdout}");
-    let same = ok(&ledgraph(&["descriptor", "diff", "descriptors/demo.lgd", "descriptors/demo.lgd"]));
+    let same = ok(&ledgraph(&[
+        "descriptor",
+        "diff",
+        "descriptors/demo.lgd",
+        "descriptors/demo.lgd",
+    ]));
     assert!(same.starts_with("identical"), "{same}");
 }

@@ -11,12 +11,14 @@ use ledgraph::descriptor::{AlignedBytes, Descriptor, LoadError};
 use ledgraph::keys::NodeKey;
 
 fn demo_bytes() -> Vec<u8> {
-    std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("descriptors/demo.lgd")).expect("demo.lgd")
+    std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("descriptors/demo.lgd"))
+        .expect("demo.lgd")
 }
 
 fn demo_key() -> NodeKey {
-    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("descriptors/demo.key"))
-        .expect("demo key");
+    let text =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("descriptors/demo.key"))
+            .expect("demo key");
     NodeKey::parse_skey(text.trim()).expect("demo key parses")
 }
 
@@ -48,7 +50,13 @@ fn any_flipped_byte_is_refused_as_bad_signature() {
         bytes[at] ^= 1 << rng.range(0, 8);
         let err = load(&bytes).expect_err("a flipped byte is refused");
         assert!(
-            matches!(err, LoadError::BadSignature | LoadError::BadMagic | LoadError::Version { .. } | LoadError::Corruption(_)),
+            matches!(
+                err,
+                LoadError::BadSignature
+                    | LoadError::BadMagic
+                    | LoadError::Version { .. }
+                    | LoadError::Corruption(_)
+            ),
             "byte {at}: {err:?}"
         );
     }
@@ -65,7 +73,11 @@ fn resigned_random_damage_never_panics() {
         let mut bytes = original.clone();
         for _ in 0..rng.range(1, 4) {
             // Mostly the header and section table, where offsets and lengths live.
-            let at = if round % 2 == 0 { rng.range(8, (HEADER_BYTES + 12 * 24) as u64) } else { rng.range(8, body as u64) } as usize;
+            let at = if round % 2 == 0 {
+                rng.range(8, (HEADER_BYTES + 12 * 24) as u64)
+            } else {
+                rng.range(8, body as u64)
+            } as usize;
             bytes[at] = rng.next() as u8;
         }
         resign(&mut bytes, &key);
@@ -73,13 +85,24 @@ fn resigned_random_damage_never_panics() {
             refused += 1;
         }
     }
-    assert!(refused > 1_000, "only {refused} of 2000 damaged files refused");
+    assert!(
+        refused > 1_000,
+        "only {refused} of 2000 damaged files refused"
+    );
 }
 
 #[test]
 fn truncated_files_are_refused() {
     let bytes = demo_bytes();
-    for len in [0, 7, 8, HEADER_BYTES, HEADER_BYTES + 64, bytes.len() / 2, bytes.len() - 1] {
+    for len in [
+        0,
+        7,
+        8,
+        HEADER_BYTES,
+        HEADER_BYTES + 64,
+        bytes.len() / 2,
+        bytes.len() - 1,
+    ] {
         assert!(load(&bytes[..len]).is_err(), "{len} bytes accepted");
     }
 }
@@ -101,9 +124,13 @@ fn signature_by_another_key_is_refused_when_a_key_is_pinned() {
     bytes[80..112].copy_from_slice(&other.public_key());
     resign(&mut bytes, &other);
     let aligned = AlignedBytes::copy_from(&bytes);
-    assert!(Descriptor::load(aligned.as_bytes(), None).is_ok(), "self-consistent file loads unpinned");
+    assert!(
+        Descriptor::load(aligned.as_bytes(), None).is_ok(),
+        "self-consistent file loads unpinned"
+    );
     let trusted = demo_key().verifier();
-    let err = Descriptor::load(aligned.as_bytes(), Some(&trusted)).expect_err("pinned key refuses it");
+    let err =
+        Descriptor::load(aligned.as_bytes(), Some(&trusted)).expect_err("pinned key refuses it");
     assert!(matches!(err, LoadError::WrongKey { .. }), "{err:?}");
 }
 
@@ -119,7 +146,10 @@ fn misaligned_buffer_is_refused_not_misread() {
     let bytes = demo_bytes();
     let mut shifted = AlignedBytes::copy_from(&[&[0u8][..], &bytes].concat());
     let view = &shifted.as_bytes()[1..];
-    assert_eq!(Descriptor::load(view, None).err(), Some(LoadError::Misaligned));
+    assert_eq!(
+        Descriptor::load(view, None).err(),
+        Some(LoadError::Misaligned)
+    );
     shifted = AlignedBytes::copy_from(&bytes);
     assert!(Descriptor::load(shifted.as_bytes(), None).is_ok());
 }

@@ -133,7 +133,12 @@ pub fn run(cmd: DescriptorCommand) -> anyhow::Result<()> {
             );
             let program = d.program();
             let h = program.header();
-            println!("{} terms, {} classes, {} rules", h.term_count, h.class_count, program.parts().rules.len());
+            println!(
+                "{} terms, {} classes, {} rules",
+                h.term_count,
+                h.class_count,
+                program.parts().rules.len()
+            );
         }
         DescriptorCommand::Diff { a, b } => {
             let (ba, bb) = (read_descriptor(&a)?, read_descriptor(&b)?);

@@ -57,10 +57,21 @@ impl Interner {
         let mut texts: Vec<String> = classes.iter().map(ToString::to_string).collect();
         let class_count = texts.len() as u32;
         let class_set: BTreeSet<&String> = texts.iter().collect();
-        let rest: Vec<String> = others.into_iter().filter(|t| !class_set.contains(t)).collect();
+        let rest: Vec<String> = others
+            .into_iter()
+            .filter(|t| !class_set.contains(t))
+            .collect();
         texts.extend(rest);
-        let ids = texts.iter().enumerate().map(|(i, t)| (t.clone(), i as TermId)).collect();
-        Interner { ids, texts, class_count }
+        let ids = texts
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.clone(), i as TermId))
+            .collect();
+        Interner {
+            ids,
+            texts,
+            class_count,
+        }
     }
 
     fn id(&self, term: &Term) -> TermId {
@@ -69,7 +80,12 @@ impl Interner {
 
     fn class(&self, class: Option<&NamedNode>) -> TermId {
         match class {
-            Some(c) => self.ids.get(&c.to_string()).copied().filter(|&i| i < self.class_count).unwrap_or(NO_TERM),
+            Some(c) => self
+                .ids
+                .get(&c.to_string())
+                .copied()
+                .filter(|&i| i < self.class_count)
+                .unwrap_or(NO_TERM),
             None => NO_TERM,
         }
     }
@@ -84,7 +100,9 @@ fn constraint_terms(c: &Constraint, out: &mut BTreeSet<String>) {
         Constraint::Datatype(d) => {
             out.insert(d.to_string());
         }
-        Constraint::In(set) | Constraint::NotIn(set) => out.extend(set.iter().map(ToString::to_string)),
+        Constraint::In(set) | Constraint::NotIn(set) => {
+            out.extend(set.iter().map(ToString::to_string))
+        }
         Constraint::HasValue(v) => {
             out.insert(v.to_string());
         }
@@ -99,7 +117,11 @@ fn constraint_terms(c: &Constraint, out: &mut BTreeSet<String>) {
     }
 }
 
-fn collect_terms(model: &Model, admissions: &[Admission], rules: &BTreeMap<NamedNode, Vec<Effective>>) -> BTreeSet<String> {
+fn collect_terms(
+    model: &Model,
+    admissions: &[Admission],
+    rules: &BTreeMap<NamedNode, Vec<Effective>>,
+) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
     out.insert(format!("<{RDF_TYPE}>"));
     out.extend(model.properties.iter().map(ToString::to_string));
@@ -136,7 +158,11 @@ fn collect_terms(model: &Model, admissions: &[Admission], rules: &BTreeMap<Named
 }
 
 /// Every class the tables mention: the model's and any well-known one referenced.
-fn classes(model: &Model, admissions: &[Admission], rules: &BTreeMap<NamedNode, Vec<Effective>>) -> BTreeSet<NamedNode> {
+fn classes(
+    model: &Model,
+    admissions: &[Admission],
+    rules: &BTreeMap<NamedNode, Vec<Effective>>,
+) -> BTreeSet<NamedNode> {
     let mut out = model.classes.clone();
     let mut add = |c: &Option<NamedNode>| out.extend(c.iter().cloned());
     for a in admissions {
@@ -163,13 +189,30 @@ struct Tables<'a> {
 }
 
 impl Tables<'_> {
-    fn guard(&mut self, c: &Constraint, subject_class: TermId, name: TermId) -> Result<Guard, CompileError> {
+    fn guard(
+        &mut self,
+        c: &Constraint,
+        subject_class: TermId,
+        name: TermId,
+    ) -> Result<Guard, CompileError> {
         let bad = |why: &str| CompileError::Check(vec![format!("cannot lower {c:?}: {why}")]);
-        let mut g = Guard { kind: 0, _pad: [0; 3], subject_class, a: 0, b: 0, value: 0.0, name, _reserved: 0 };
+        let mut g = Guard {
+            kind: 0,
+            _pad: [0; 3],
+            subject_class,
+            a: 0,
+            b: 0,
+            value: 0.0,
+            name,
+            _reserved: 0,
+        };
         let term = |t: &Term| self.interner.id(t);
         match c {
             Constraint::Datatype(d) => (g.kind, g.a) = (GuardKind::DATATYPE, term(&named(d))),
-            Constraint::MinInclusive(l) | Constraint::MinExclusive(l) | Constraint::MaxInclusive(l) | Constraint::MaxExclusive(l) => {
+            Constraint::MinInclusive(l)
+            | Constraint::MinExclusive(l)
+            | Constraint::MaxInclusive(l)
+            | Constraint::MaxExclusive(l) => {
                 g.kind = match c {
                     Constraint::MinInclusive(_) => GuardKind::MIN_INCLUSIVE,
                     Constraint::MinExclusive(_) => GuardKind::MIN_EXCLUSIVE,
@@ -179,14 +222,22 @@ impl Tables<'_> {
                 g.value = number(l).ok_or_else(|| bad("not a number"))?;
             }
             Constraint::MinLength(b) | Constraint::MaxLength(b) => {
-                g.kind = if matches!(c, Constraint::MinLength(_)) { GuardKind::MIN_LENGTH } else { GuardKind::MAX_LENGTH };
+                g.kind = if matches!(c, Constraint::MinLength(_)) {
+                    GuardKind::MIN_LENGTH
+                } else {
+                    GuardKind::MAX_LENGTH
+                };
                 g.a = length_bound(b).ok_or_else(|| bad("not a length"))?;
             }
             Constraint::In(set) | Constraint::NotIn(set) => {
                 let mut ids: Vec<TermId> = set.iter().map(term).collect();
                 ids.sort_unstable();
                 ids.dedup();
-                g.kind = if matches!(c, Constraint::In(_)) { GuardKind::IN } else { GuardKind::NOT_IN };
+                g.kind = if matches!(c, Constraint::In(_)) {
+                    GuardKind::IN
+                } else {
+                    GuardKind::NOT_IN
+                };
                 g.a = self.program.sets.len() as u32;
                 g.b = ids.len() as u32;
                 self.program.sets.extend(ids);
@@ -196,13 +247,18 @@ impl Tables<'_> {
                 g.kind = GuardKind::NODE_KIND;
                 g.a = node_kind_mask(k.as_str()).ok_or_else(|| bad("unknown node kind"))?;
             }
-            Constraint::Class(cl) => (g.kind, g.a) = (GuardKind::CLASS, self.interner.class(Some(cl))),
+            Constraint::Class(cl) => {
+                (g.kind, g.a) = (GuardKind::CLASS, self.interner.class(Some(cl)))
+            }
             Constraint::Pattern(p, f) => {
                 let key = (term(p), f.as_ref().map_or(NO_TERM, term));
                 let next = self.program.warm.len() as u32;
                 let index = *self.warm_index.entry(key).or_insert(next);
                 if index == next {
-                    self.program.warm.push(WarmEntry { pattern: key.0, flags: key.1 });
+                    self.program.warm.push(WarmEntry {
+                        pattern: key.0,
+                        flags: key.1,
+                    });
                 }
                 (g.kind, g.a) = (GuardKind::PATTERN, index);
             }
@@ -220,7 +276,15 @@ impl Tables<'_> {
         match a {
             ActionIr::Emit(s, p, o) => {
                 let ((sf, s), (of, o)) = (from(s), from(o));
-                ActionTemplate { kind: ActionTemplate::EMIT, s_from: sf, p_from: slot::CONST, o_from: of, s, p: self.interner.id(&named(p)), o }
+                ActionTemplate {
+                    kind: ActionTemplate::EMIT,
+                    s_from: sf,
+                    p_from: slot::CONST,
+                    o_from: of,
+                    s,
+                    p: self.interner.id(&named(p)),
+                    o,
+                }
             }
             ActionIr::Alert(topic, _) => ActionTemplate {
                 kind: ActionTemplate::ALERT,
@@ -246,26 +310,40 @@ pub fn build(
     let interner = Interner::new(&classes, collect_terms(model, &checked.admissions, rules));
     let class_count = interner.class_count;
     let class_words = class_count.div_ceil(64);
-    let mut t = Tables { interner: &interner, program: Program::default(), messages: Vec::new(), warm_index: BTreeMap::new() };
+    let mut t = Tables {
+        interner: &interner,
+        program: Program::default(),
+        messages: Vec::new(),
+        warm_index: BTreeMap::new(),
+    };
     // Class closure: row c has the bits of c and of its superclasses.
     t.program.class_closure = vec![0u64; class_count as usize * class_words as usize];
     for (c, class) in classes.iter().enumerate() {
         for sup in schema.supers_of_class(class) {
             let s = interner.class(Some(&sup));
             if s != NO_TERM {
-                t.program.class_closure[c * class_words as usize + s as usize / 64] |= 1 << (s % 64);
+                t.program.class_closure[c * class_words as usize + s as usize / 64] |=
+                    1 << (s % 64);
             }
         }
     }
     let mut admissions: BTreeMap<TermId, Vec<&Admission>> = BTreeMap::new();
     for a in &checked.admissions {
-        admissions.entry(interner.id(&named(&a.predicate))).or_default().push(a);
+        admissions
+            .entry(interner.id(&named(&a.predicate)))
+            .or_default()
+            .push(a);
     }
     let mut effective: BTreeMap<TermId, &Vec<Effective>> = BTreeMap::new();
     for (p, list) in rules {
         effective.insert(interner.id(&named(p)), list);
     }
-    let last = admissions.keys().chain(effective.keys()).copied().filter(|&i| i != NO_TERM).max();
+    let last = admissions
+        .keys()
+        .chain(effective.keys())
+        .copied()
+        .filter(|&i| i != NO_TERM)
+        .max();
     let mut built = Built::default();
     let mut actions_max = 0u32;
     if let Some(last) = last {
@@ -275,12 +353,19 @@ pub fn build(
                 ..Dispatch::default()
             };
             for a in admissions.get(&p).into_iter().flatten() {
-                let (class, name) = (interner.class(a.subject_class.as_ref()), interner.id(&a.name));
+                let (class, name) = (
+                    interner.class(a.subject_class.as_ref()),
+                    interner.id(&a.name),
+                );
                 for c in &a.guards {
                     let g = t.guard(c, class, name)?;
                     if let Some(m) = &a.message {
                         let index = t.program.guards.len() as u32;
-                        t.messages.push(MessageEntry { kind: MessageEntry::GUARD, index, message: interner.id(m) });
+                        t.messages.push(MessageEntry {
+                            kind: MessageEntry::GUARD,
+                            index,
+                            message: interner.id(m),
+                        });
                     }
                     t.program.guards.push(g);
                     built.admission_guards += 1;
@@ -338,7 +423,11 @@ fn lower_rule(t: &mut Tables<'_>, e: &Effective) -> Result<Rule, CompileError> {
     for a in &e.actions {
         if let ActionIr::Alert(_, message) = a {
             let index = t.program.actions.len() as u32;
-            t.messages.push(MessageEntry { kind: MessageEntry::ACTION, index, message: t.interner.id(message) });
+            t.messages.push(MessageEntry {
+                kind: MessageEntry::ACTION,
+                index,
+                message: t.interner.id(message),
+            });
         }
         let template = t.action(a);
         t.program.actions.push(template);

@@ -71,13 +71,16 @@ struct Checker<'a> {
 impl Checker<'_> {
     fn property(&mut self, who: &str, term: &Term) -> Option<NamedNode> {
         match term {
-            Term::NamedNode(p) if self.model.properties.contains(p) || well_known(p) => Some(p.clone()),
+            Term::NamedNode(p) if self.model.properties.contains(p) || well_known(p) => {
+                Some(p.clone())
+            }
             Term::NamedNode(p) => {
                 self.errors.push(format!("{who}: undefined property {p}"));
                 None
             }
             other => {
-                self.errors.push(format!("{who}: {other} is not a property IRI"));
+                self.errors
+                    .push(format!("{who}: {other} is not a property IRI"));
                 None
             }
         }
@@ -85,13 +88,16 @@ impl Checker<'_> {
 
     fn class(&mut self, who: &str, term: &Term) -> Option<NamedNode> {
         match term {
-            Term::NamedNode(c) if self.model.classes.contains(c) || well_known(c) => Some(c.clone()),
+            Term::NamedNode(c) if self.model.classes.contains(c) || well_known(c) => {
+                Some(c.clone())
+            }
             Term::NamedNode(c) => {
                 self.errors.push(format!("{who}: undefined class {c}"));
                 None
             }
             other => {
-                self.errors.push(format!("{who}: {other} is not a class IRI"));
+                self.errors
+                    .push(format!("{who}: {other} is not a class IRI"));
                 None
             }
         }
@@ -101,7 +107,9 @@ impl Checker<'_> {
     fn guards(&mut self, who: &str, predicate: &NamedNode, guards: &[Constraint]) {
         for g in guards {
             match g {
-                Constraint::Unknown(c, v) => self.errors.push(format!("{who}: unknown guard {c} {v}")),
+                Constraint::Unknown(c, v) => {
+                    self.errors.push(format!("{who}: unknown guard {c} {v}"))
+                }
                 Constraint::Class(c) => {
                     self.class(who, &Term::NamedNode(c.clone()));
                 }
@@ -117,7 +125,8 @@ impl Checker<'_> {
             } else {
                 format!(" (with the range of {predicate})")
             };
-            self.errors.push(format!("{who}: unsatisfiable guards{range}: {why}"));
+            self.errors
+                .push(format!("{who}: unsatisfiable guards{range}: {why}"));
         }
     }
 
@@ -136,13 +145,15 @@ impl Checker<'_> {
             [] => None,
             [c] => self.class(&who, c),
             _ => {
-                self.errors.push(format!("{who}: more than one lg:subjectClass"));
+                self.errors
+                    .push(format!("{who}: more than one lg:subjectClass"));
                 None
             }
         };
         self.guards(&who, &predicate, &def.guards);
         if def.rejects.len() > 1 {
-            self.errors.push(format!("{who}: more than one lg:reject message"));
+            self.errors
+                .push(format!("{who}: more than one lg:reject message"));
         }
         let mut emits = Vec::new();
         let mut alerts = Vec::new();
@@ -168,7 +179,9 @@ impl Checker<'_> {
         }
         if let Some(reject) = def.rejects.first() {
             if !emits.is_empty() || !alerts.is_empty() {
-                self.errors.push(format!("{who}: an admission rule (lg:reject) has no other actions"));
+                self.errors.push(format!(
+                    "{who}: an admission rule (lg:reject) has no other actions"
+                ));
             }
             let admission = Admission {
                 name: Term::NamedNode(def.iri.clone()),
@@ -180,28 +193,45 @@ impl Checker<'_> {
             return Some((None, Some(admission)));
         }
         if emits.is_empty() && alerts.is_empty() {
-            self.errors.push(format!("{who}: no action (lg:emit, lg:alert or lg:reject)"));
+            self.errors
+                .push(format!("{who}: no action (lg:emit, lg:alert or lg:reject)"));
         }
-        let rule = Rule { iri: def.iri.clone(), predicate, subject_class, guards: def.guards.clone(), emits, alerts };
+        let rule = Rule {
+            iri: def.iri.clone(),
+            predicate,
+            subject_class,
+            guards: def.guards.clone(),
+            emits,
+            alerts,
+        };
         Some((Some(rule), None))
     }
 
     fn shape(&mut self, shape: &PropertyShape, out: &mut Checked) {
         let who = format!("shape {}", shape.shape);
         for c in &shape.unlowered {
-            out.warnings.push(format!("{who}: {c} is not checked per event (left to rudof)"));
+            out.warnings.push(format!(
+                "{who}: {c} is not checked per event (left to rudof)"
+            ));
         }
         let path = match &shape.path {
             Some(Term::NamedNode(p)) => p.clone(),
             _ => {
-                out.warnings.push(format!("{who}: a path that is not an IRI is left to rudof"));
+                out.warnings
+                    .push(format!("{who}: a path that is not an IRI is left to rudof"));
                 return;
             }
         };
-        let Some(predicate) = self.property(&who, &Term::NamedNode(path.clone())) else { return };
+        let Some(predicate) = self.property(&who, &Term::NamedNode(path.clone())) else {
+            return;
+        };
         let mut constraints = shape.constraints.clone();
         let single = matches!(&shape.max_count, Some(Term::Literal(l)) if l.value().trim() == "1");
-        if constraints.iter().any(|c| matches!(c, Constraint::HasValue(_))) && !single {
+        if constraints
+            .iter()
+            .any(|c| matches!(c, Constraint::HasValue(_)))
+            && !single
+        {
             out.warnings.push(format!(
                 "{who}: sh:hasValue on a path without sh:maxCount 1 is left to rudof"
             ));
@@ -219,7 +249,8 @@ impl Checker<'_> {
                 },
                 Some("targetSubjectsOf") if target == &Term::NamedNode(path.clone()) => None,
                 _ => {
-                    out.warnings.push(format!("{who}: target {kind} {target} is left to rudof"));
+                    out.warnings
+                        .push(format!("{who}: target {kind} {target} is left to rudof"));
                     continue;
                 }
             };
@@ -236,14 +267,20 @@ impl Checker<'_> {
 
 /// Runs every check; `Err(CompileError::Check)` lists every problem.
 pub fn check(model: &Model, schema: &Schema) -> Result<Checked, CompileError> {
-    let mut checker = Checker { model, schema, errors: Vec::new() };
+    let mut checker = Checker {
+        model,
+        schema,
+        errors: Vec::new(),
+    };
     let mut out = Checked::default();
     for class in &model.classes {
         let supers = schema.supers_of_class(class);
         for a in &supers {
             for b in schema.disjoint.get(a).into_iter().flatten() {
                 if a < b && supers.contains(b) {
-                    checker.errors.push(format!("class {class} is below disjoint classes {a} and {b}"));
+                    checker.errors.push(format!(
+                        "class {class} is below disjoint classes {a} and {b}"
+                    ));
                 }
             }
         }
@@ -252,11 +289,20 @@ pub fn check(model: &Model, schema: &Schema) -> Result<Checked, CompileError> {
         let ranges = schema.datatypes_of(p);
         if ranges.len() > 1 {
             let list: Vec<String> = ranges.iter().map(ToString::to_string).collect();
-            checker.errors.push(format!("property {p} has conflicting datatype ranges {}", list.join(", ")));
+            checker.errors.push(format!(
+                "property {p} has conflicting datatype ranges {}",
+                list.join(", ")
+            ));
         }
-        if p.as_str() != RDF_TYPE && !ranges.is_empty() && !p.as_str().starts_with("https://ledgraph.dev/") {
+        if p.as_str() != RDF_TYPE
+            && !ranges.is_empty()
+            && !p.as_str().starts_with("https://ledgraph.dev/")
+        {
             out.admissions.push(Admission {
-                name: Term::NamedNode(NamedNode::new_unchecked(format!("urn:ledgraph:axiom:range:{}", p.as_str()))),
+                name: Term::NamedNode(NamedNode::new_unchecked(format!(
+                    "urn:ledgraph:axiom:range:{}",
+                    p.as_str()
+                ))),
                 predicate: p.clone(),
                 subject_class: None,
                 guards: ranges.iter().cloned().map(Constraint::Datatype).collect(),
@@ -268,13 +314,22 @@ pub fn check(model: &Model, schema: &Schema) -> Result<Checked, CompileError> {
     for (d, partners) in &schema.disjoint {
         let mut set: Vec<Term> = partners
             .iter()
-            .flat_map(|c| schema.subclasses.get(c).cloned().unwrap_or_else(|| BTreeSet::from([c.clone()])))
+            .flat_map(|c| {
+                schema
+                    .subclasses
+                    .get(c)
+                    .cloned()
+                    .unwrap_or_else(|| BTreeSet::from([c.clone()]))
+            })
             .map(Term::NamedNode)
             .collect();
         set.sort_by_key(ToString::to_string);
         set.dedup();
         out.admissions.push(Admission {
-            name: Term::NamedNode(NamedNode::new_unchecked(format!("urn:ledgraph:axiom:disjointWith:{}", d.as_str()))),
+            name: Term::NamedNode(NamedNode::new_unchecked(format!(
+                "urn:ledgraph:axiom:disjointWith:{}",
+                d.as_str()
+            ))),
             predicate: NamedNode::new_unchecked(RDF_TYPE),
             subject_class: Some(d.clone()),
             guards: vec![Constraint::NotIn(set)],
@@ -291,11 +346,21 @@ pub fn check(model: &Model, schema: &Schema) -> Result<Checked, CompileError> {
         checker.shape(shape, &mut out);
     }
     for (shape, c) in &model.node_constraints_unlowered {
-        out.warnings.push(format!("shape {shape}: {c} on the node shape is left to rudof"));
-    }
-    for p in &model.functional {
         out.warnings.push(format!(
-            "owl:FunctionalProperty {p} needs the store (at most one value per subject): checked by rudof/SPARQL, not per event"
+            "shape {shape}: {c} on the node shape is left to rudof"
+        ));
+    }
+    // The platform's own vocabulary describes rules, not data: no warning about it.
+    let functional: Vec<String> = model
+        .functional
+        .iter()
+        .filter(|p| !p.as_str().starts_with("https://ledgraph.dev/"))
+        .map(ToString::to_string)
+        .collect();
+    if !functional.is_empty() {
+        out.warnings.push(format!(
+            "owl:FunctionalProperty needs the store (at most one value per subject), not checked per event: {}",
+            functional.join(" ")
         ));
     }
     conflicts(&out.rules, schema, model, &mut checker.errors);
@@ -332,7 +397,10 @@ fn conflicts(rules: &[Rule], schema: &Schema, model: &Model, errors: &mut Vec<St
                 && let (Some(class), Slot::Const(Term::NamedNode(c))) = (&rule.subject_class, o)
                 && let Some((x, y)) = schema.classes_disjoint(class, c)
             {
-                errors.push(format!("rule {}: types its {class} subject {c}, but {x} and {y} are disjoint", rule.iri));
+                errors.push(format!(
+                    "rule {}: types its {class} subject {c}, but {x} and {y} are disjoint",
+                    rule.iri
+                ));
             }
         }
     }
@@ -346,7 +414,9 @@ fn conflicts(rules: &[Rule], schema: &Schema, model: &Model, errors: &mut Vec<St
                     if sa != sb || pa != pb || oa == ob {
                         continue;
                     }
-                    let (Slot::Const(x), Slot::Const(y)) = (oa, ob) else { continue };
+                    let (Slot::Const(x), Slot::Const(y)) = (oa, ob) else {
+                        continue;
+                    };
                     if model.functional.contains(pa) {
                         errors.push(format!(
                             "rules {} and {} conflict: both fire on {} and give the functional property {pa} two values ({x}, {y})",
@@ -432,11 +502,17 @@ fn cycles(rules: &[Rule], schema: &Schema, errors: &mut Vec<String>) {
                 *next += 1;
                 if colour[to] == 1 {
                     let at = path.iter().position(|(n, _)| *n == to).unwrap_or(0);
-                    let mut names: Vec<String> = path[at..].iter().map(|(n, _)| rules[*n].iri.to_string()).collect();
+                    let mut names: Vec<String> = path[at..]
+                        .iter()
+                        .map(|(n, _)| rules[*n].iri.to_string())
+                        .collect();
                     let key: BTreeSet<String> = names.iter().cloned().collect();
                     if reported.insert(key) {
                         names.push(rules[to].iri.to_string());
-                        errors.push(format!("rules trigger each other without bound: {}", names.join(" → ")));
+                        errors.push(format!(
+                            "rules trigger each other without bound: {}",
+                            names.join(" → ")
+                        ));
                     }
                 } else if colour[to] == 0 {
                     colour[to] = 1;

@@ -25,7 +25,10 @@ pub enum CompileError {
     Limit { what: &'static str, max: u64 },
     /// The in-memory store or a query of queries/compiler/ failed (a bug, not bad input).
     #[error("extraction query {query}: {message}")]
-    Extract { query: &'static str, message: String },
+    Extract {
+        query: &'static str,
+        message: String,
+    },
     #[error("{} problem(s) in the inputs:\n{}", .0.len(), .0.iter().map(|p| format!("  error: {p}")).collect::<Vec<_>>().join("\n"))]
     Check(Vec<String>),
 }

@@ -14,9 +14,21 @@ pub fn is_numeric_datatype(iri: &str) -> bool {
     iri.strip_prefix(XSD).is_some_and(|local| {
         matches!(
             local,
-            "integer" | "decimal" | "double" | "float" | "long" | "int" | "short" | "byte"
-                | "nonNegativeInteger" | "positiveInteger" | "negativeInteger"
-                | "nonPositiveInteger" | "unsignedLong" | "unsignedInt" | "unsignedShort"
+            "integer"
+                | "decimal"
+                | "double"
+                | "float"
+                | "long"
+                | "int"
+                | "short"
+                | "byte"
+                | "nonNegativeInteger"
+                | "positiveInteger"
+                | "negativeInteger"
+                | "nonPositiveInteger"
+                | "unsignedLong"
+                | "unsignedInt"
+                | "unsignedShort"
                 | "unsignedByte"
         )
     })
@@ -113,7 +125,9 @@ pub fn eval(constraint: &Constraint, value: &Term) -> Option<bool> {
         Term::BlankNode(_) | Term::Triple(_) => None,
     };
     match constraint {
-        Constraint::Datatype(d) => Some(matches!(value, Term::Literal(l) if l.datatype() == d.as_ref())),
+        Constraint::Datatype(d) => {
+            Some(matches!(value, Term::Literal(l) if l.datatype() == d.as_ref()))
+        }
         Constraint::MinInclusive(l) => cmp(l, |v, b| v >= b),
         Constraint::MinExclusive(l) => cmp(l, |v, b| v > b),
         Constraint::MaxInclusive(l) => cmp(l, |v, b| v <= b),
@@ -123,7 +137,9 @@ pub fn eval(constraint: &Constraint, value: &Term) -> Option<bool> {
         Constraint::In(set) => Some(set.contains(value)),
         Constraint::NotIn(set) => Some(!set.contains(value)),
         Constraint::HasValue(v) => Some(v == value),
-        Constraint::NodeKind(k) => Some(node_kind_mask(k.as_str()).is_some_and(|m| m & kind_bit(value) != 0)),
+        Constraint::NodeKind(k) => {
+            Some(node_kind_mask(k.as_str()).is_some_and(|m| m & kind_bit(value) != 0))
+        }
         Constraint::Class(_) => match value {
             Term::Literal(_) => Some(false),
             _ => None,
@@ -183,7 +199,10 @@ pub fn satisfiable(guards: &[Constraint]) -> Result<(), String> {
     if let Some(w) = datatypes.windows(2).find(|w| w[0] != w[1]) {
         return Err(format!("datatype both {} and {}", w[0], w[1]));
     }
-    if numeric && let Some(d) = datatypes.first() && !is_numeric_datatype(d.as_str()) {
+    if numeric
+        && let Some(d) = datatypes.first()
+        && !is_numeric_datatype(d.as_str())
+    {
         return Err(format!("numeric bounds on the non-numeric datatype {d}"));
     }
     let lengths = |min: bool| {
@@ -202,7 +221,9 @@ pub fn satisfiable(guards: &[Constraint]) -> Result<(), String> {
     if let (Some(a), Some(b)) = (min_len, max_len)
         && a > b
     {
-        return Err(format!("no value is at least {a} and at most {b} characters long"));
+        return Err(format!(
+            "no value is at least {a} and at most {b} characters long"
+        ));
     }
     for g in guards {
         if let Constraint::Pattern(p, flags) = g {
@@ -249,11 +270,20 @@ mod tests {
 
     #[test]
     fn min_above_max_is_unsatisfiable() {
-        let g = [Constraint::MinInclusive(dec("10")), Constraint::MaxInclusive(dec("5"))];
+        let g = [
+            Constraint::MinInclusive(dec("10")),
+            Constraint::MaxInclusive(dec("5")),
+        ];
         assert!(satisfiable(&g).is_err());
-        let g = [Constraint::MinInclusive(dec("5")), Constraint::MaxExclusive(dec("5"))];
+        let g = [
+            Constraint::MinInclusive(dec("5")),
+            Constraint::MaxExclusive(dec("5")),
+        ];
         assert!(satisfiable(&g).is_err());
-        let g = [Constraint::MinInclusive(dec("5")), Constraint::MaxInclusive(dec("5"))];
+        let g = [
+            Constraint::MinInclusive(dec("5")),
+            Constraint::MaxInclusive(dec("5")),
+        ];
         assert!(satisfiable(&g).is_ok());
     }
 

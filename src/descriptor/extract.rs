@@ -133,8 +133,13 @@ pub fn load(triples: &[Triple]) -> Result<Store, CompileError> {
     let mut loader = store.bulk_loader();
     loader
         .load_quads(triples.iter().map(|t| {
-            QuadRef::new(&t.subject, &t.predicate, &t.object, GraphNameRef::DefaultGraph)
-                .into_owned()
+            QuadRef::new(
+                &t.subject,
+                &t.predicate,
+                &t.object,
+                GraphNameRef::DefaultGraph,
+            )
+            .into_owned()
         }))
         .map_err(|e| fail(e.to_string()))?;
     loader.commit().map_err(|e| fail(e.to_string()))?;
@@ -183,13 +188,16 @@ fn lit(term: &Option<Term>) -> Option<Literal> {
 /// Runs every extraction query.
 pub fn extract(store: &Store) -> Result<Model, CompileError> {
     let mut model = Model::default();
-    for row in select(store, "classes.rq", include_str!("../../queries/compiler/classes.rq"))? {
+    for row in select(
+        store,
+        "classes.rq",
+        include_str!("../../queries/compiler/classes.rq"),
+    )? {
         model.classes.extend(iri(&row[0]));
     }
     let axioms = include_str!("../../queries/compiler/class_axioms.rq");
     for row in select(store, "class_axioms.rq", axioms)? {
-        let (Some(c), Some(axiom), Some(other)) = (iri(&row[0]), iri(&row[1]), iri(&row[2]))
-        else {
+        let (Some(c), Some(axiom), Some(other)) = (iri(&row[0]), iri(&row[1]), iri(&row[2])) else {
             continue;
         };
         if axiom.as_str().ends_with("#subClassOf") {
@@ -212,8 +220,7 @@ pub fn extract(store: &Store) -> Result<Model, CompileError> {
 fn extract_property_axioms(store: &Store, model: &mut Model) -> Result<(), CompileError> {
     let query = include_str!("../../queries/compiler/property_axioms.rq");
     for row in select(store, "property_axioms.rq", query)? {
-        let (Some(p), Some(axiom), Some(value)) = (iri(&row[0]), iri(&row[1]), iri(&row[2]))
-        else {
+        let (Some(p), Some(axiom), Some(value)) = (iri(&row[0]), iri(&row[1]), iri(&row[2])) else {
             continue;
         };
         let axiom = axiom.as_str();
@@ -294,7 +301,11 @@ fn constraint(predicate: &NamedNode, value: &Term, lists: &Lists) -> Option<Cons
 fn extract_rules(store: &Store, lists: &Lists) -> Result<Vec<RuleDef>, CompileError> {
     let mut rules: BTreeMap<NamedNode, RuleDef> = BTreeMap::new();
     let mut triggers: BTreeMap<NamedNode, BTreeSet<String>> = BTreeMap::new();
-    for row in select(store, "rules.rq", include_str!("../../queries/compiler/rules.rq"))? {
+    for row in select(
+        store,
+        "rules.rq",
+        include_str!("../../queries/compiler/rules.rq"),
+    )? {
         let Some(iri) = iri(&row[0]) else { continue };
         let rule = rules.entry(iri.clone()).or_insert_with(|| RuleDef {
             iri: iri.clone(),
@@ -346,7 +357,9 @@ fn extract_rules(store: &Store, lists: &Lists) -> Result<Vec<RuleDef>, CompileEr
         let Some(rule) = iri(&row[0]).and_then(|r| rules.get_mut(&r)) else {
             continue;
         };
-        let kind = lit(&row[2]).map(|l| l.value().to_owned()).unwrap_or_default();
+        let kind = lit(&row[2])
+            .map(|l| l.value().to_owned())
+            .unwrap_or_default();
         rule.actions.push(if kind == "emit" {
             Action::Emit {
                 s: row[3].as_ref().map(slot),
@@ -375,7 +388,9 @@ fn extract_shapes(store: &Store, lists: &Lists, model: &mut Model) -> Result<(),
     let mut targets: HashMap<Term, Vec<(NamedNode, Term)>> = HashMap::new();
     let query = include_str!("../../queries/compiler/shape_targets.rq");
     for row in select(store, "shape_targets.rq", query)? {
-        if let (Some(shape), Some(kind), Some(target)) = (row[0].clone(), iri(&row[1]), row[2].clone()) {
+        if let (Some(shape), Some(kind), Some(target)) =
+            (row[0].clone(), iri(&row[1]), row[2].clone())
+        {
             targets.entry(shape).or_default().push((kind, target));
         }
     }

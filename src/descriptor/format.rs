@@ -54,8 +54,18 @@ pub mod section {
     pub const REPORT: u32 = 12;
     /// Every section this build writes, in file order; all are required.
     pub const ALL: [u32; 12] = [
-        PROGRAM_HEADER, DISPATCH, GUARDS, RULES, ACTIONS, SETS, CLASS_CLOSURE, WARM,
-        TERM_OFFSETS, TERM_BYTES, MESSAGES, REPORT,
+        PROGRAM_HEADER,
+        DISPATCH,
+        GUARDS,
+        RULES,
+        ACTIONS,
+        SETS,
+        CLASS_CLOSURE,
+        WARM,
+        TERM_OFFSETS,
+        TERM_BYTES,
+        MESSAGES,
+        REPORT,
     ];
 
     pub fn name(id: u32) -> &'static str {

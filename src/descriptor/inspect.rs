@@ -6,7 +6,9 @@ use std::fmt::Write as _;
 
 use super::format::section;
 use super::load::Descriptor;
-use crate::kernel::program::{ActionTemplate, Guard, GuardKind, NO_TERM, ProgramView, Rule, TermId, slot};
+use crate::kernel::program::{
+    ActionTemplate, Guard, GuardKind, NO_TERM, ProgramView, Rule, TermId, slot,
+};
 
 fn term(p: &ProgramView<'_>, id: TermId) -> String {
     if id == NO_TERM {
@@ -26,16 +28,30 @@ fn guard(p: &ProgramView<'_>, g: &Guard) -> String {
         GuardKind::MIN_LENGTH => format!("length >= {}", g.a),
         GuardKind::MAX_LENGTH => format!("length <= {}", g.a),
         GuardKind::IN | GuardKind::NOT_IN => {
-            let set = p.parts().sets.get(g.a as usize..(g.a + g.b) as usize).unwrap_or_default();
-            let not = if g.kind == GuardKind::NOT_IN { "not " } else { "" };
-            format!("{not}in {{{}}}", set.iter().map(|&i| t(i)).collect::<Vec<_>>().join(" "))
+            let set = p
+                .parts()
+                .sets
+                .get(g.a as usize..(g.a + g.b) as usize)
+                .unwrap_or_default();
+            let not = if g.kind == GuardKind::NOT_IN {
+                "not "
+            } else {
+                ""
+            };
+            format!(
+                "{not}in {{{}}}",
+                set.iter().map(|&i| t(i)).collect::<Vec<_>>().join(" ")
+            )
         }
         GuardKind::HAS_VALUE => format!("= {}", t(g.a)),
         GuardKind::NODE_KIND => format!("node kind mask {:#b}", g.a),
         GuardKind::CLASS => format!("instance of {}", t(g.a)),
         GuardKind::PATTERN => {
             let w = p.parts().warm.get(g.a as usize);
-            format!("matches {} (warm)", w.map_or_else(|| "?".into(), |w| t(w.pattern)))
+            format!(
+                "matches {} (warm)",
+                w.map_or_else(|| "?".into(), |w| t(w.pattern))
+            )
         }
         other => format!("kind {other}"),
     };
@@ -53,16 +69,31 @@ fn action(p: &ProgramView<'_>, a: &ActionTemplate) -> String {
         _ => term(p, id),
     };
     match a.kind {
-        ActionTemplate::EMIT => format!("emit {} {} {}", s(a.s_from, a.s), s(a.p_from, a.p), s(a.o_from, a.o)),
+        ActionTemplate::EMIT => format!(
+            "emit {} {} {}",
+            s(a.s_from, a.s),
+            s(a.p_from, a.p),
+            s(a.o_from, a.o)
+        ),
         _ => format!("alert {}", term(p, a.p)),
     }
 }
 
 fn rule_line(p: &ProgramView<'_>, r: &Rule) -> String {
     let parts = p.parts();
-    let guards: Vec<String> = parts.guards[r.guard_start as usize..][..r.guard_len as usize].iter().map(|g| guard(p, g)).collect();
-    let actions: Vec<String> = parts.actions[r.action_start as usize..][..r.action_len as usize].iter().map(|a| action(p, a)).collect();
-    let class = if r.subject_class == NO_TERM { String::new() } else { format!(" subject a {}", term(p, r.subject_class)) };
+    let guards: Vec<String> = parts.guards[r.guard_start as usize..][..r.guard_len as usize]
+        .iter()
+        .map(|g| guard(p, g))
+        .collect();
+    let actions: Vec<String> = parts.actions[r.action_start as usize..][..r.action_len as usize]
+        .iter()
+        .map(|a| action(p, a))
+        .collect();
+    let class = if r.subject_class == NO_TERM {
+        String::new()
+    } else {
+        format!(" subject a {}", term(p, r.subject_class))
+    };
     format!(
         "{} [{}]{class}{}{} => {}",
         term(p, r.name),
@@ -80,17 +111,30 @@ pub fn dump(d: &Descriptor<'_>) -> String {
     let h = p.header();
     let _ = writeln!(out, "descriptor sha256:{}", hex::encode(d.digest()));
     let _ = writeln!(out, "compiler: {}", d.compiler_version());
-    let _ = writeln!(out, "input digest: sha256:{}", hex::encode(d.input_digest()));
+    let _ = writeln!(
+        out,
+        "input digest: sha256:{}",
+        hex::encode(d.input_digest())
+    );
     let _ = writeln!(out, "signed by ed25519 key {}", hex::encode(d.public_key()));
     let _ = writeln!(out, "size: {} bytes", d.bytes().len());
     let _ = writeln!(out, "sections:");
     for &(id, offset, len) in d.sections() {
-        let _ = writeln!(out, "  {:>2} {:<14} offset {offset:>7} length {len:>7}", id, section::name(id));
+        let _ = writeln!(
+            out,
+            "  {:>2} {:<14} offset {offset:>7} length {len:>7}",
+            id,
+            section::name(id)
+        );
     }
     let _ = writeln!(
         out,
         "program: abi {}, {} terms, {} classes, rdf:type = {}, at most {} actions per observation",
-        h.abi_version, h.term_count, h.class_count, term(&p, h.rdf_type), h.actions_per_observation_max
+        h.abi_version,
+        h.term_count,
+        h.class_count,
+        term(&p, h.rdf_type),
+        h.actions_per_observation_max
     );
     let parts = p.parts();
     let _ = writeln!(out, "dispatch:");
@@ -99,10 +143,21 @@ pub fn dump(d: &Descriptor<'_>) -> String {
             continue;
         }
         let _ = writeln!(out, "  {}", term(&p, id as TermId));
-        for (i, g) in parts.guards[entry.guard_start as usize..][..entry.guard_len as usize].iter().enumerate() {
+        for (i, g) in parts.guards[entry.guard_start as usize..][..entry.guard_len as usize]
+            .iter()
+            .enumerate()
+        {
             let index = entry.guard_start + i as u32;
-            let message = d.guard_message(index).map(|m| format!(" — {m}")).unwrap_or_default();
-            let _ = writeln!(out, "    admit if {} ({}){message}", guard(&p, g), term(&p, g.name));
+            let message = d
+                .guard_message(index)
+                .map(|m| format!(" — {m}"))
+                .unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "    admit if {} ({}){message}",
+                guard(&p, g),
+                term(&p, g.name)
+            );
         }
         for r in &parts.rules[entry.rule_start as usize..][..entry.rule_len as usize] {
             let _ = writeln!(out, "    rule {}", rule_line(&p, r));
@@ -116,12 +171,30 @@ pub fn dump(d: &Descriptor<'_>) -> String {
             .filter(|&s| s != c && row[s / 64] >> (s % 64) & 1 == 1)
             .map(|s| term(&p, s as TermId))
             .collect();
-        let _ = writeln!(out, "  {}{}", term(&p, c as TermId), if supers.is_empty() { String::new() } else { format!(" ⊑ {}", supers.join(" ")) });
+        let _ = writeln!(
+            out,
+            "  {}{}",
+            term(&p, c as TermId),
+            if supers.is_empty() {
+                String::new()
+            } else {
+                format!(" ⊑ {}", supers.join(" "))
+            }
+        );
     }
     let _ = writeln!(out, "alerts:");
-    for m in d.messages().filter(|m| m.kind == super::format::MessageEntry::ACTION) {
+    for m in d
+        .messages()
+        .filter(|m| m.kind == super::format::MessageEntry::ACTION)
+    {
         let a = &parts.actions[m.index as usize];
-        let _ = writeln!(out, "  action {} on {}: {}", m.index, term(&p, a.p), term(&p, m.message));
+        let _ = writeln!(
+            out,
+            "  action {} on {}: {}",
+            m.index,
+            term(&p, a.p),
+            term(&p, m.message)
+        );
     }
     let _ = writeln!(out, "report:");
     for line in d.report().lines() {
@@ -136,10 +209,19 @@ fn rule_set(d: &Descriptor<'_>) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
     for (id, entry) in parts.dispatch.iter().enumerate() {
         for g in &parts.guards[entry.guard_start as usize..][..entry.guard_len as usize] {
-            out.insert(format!("{}: admit if {} ({})", term(&p, id as TermId), guard(&p, g), term(&p, g.name)));
+            out.insert(format!(
+                "{}: admit if {} ({})",
+                term(&p, id as TermId),
+                guard(&p, g),
+                term(&p, g.name)
+            ));
         }
         for r in &parts.rules[entry.rule_start as usize..][..entry.rule_len as usize] {
-            out.insert(format!("{}: rule {}", term(&p, id as TermId), rule_line(&p, r)));
+            out.insert(format!(
+                "{}: rule {}",
+                term(&p, id as TermId),
+                rule_line(&p, r)
+            ));
         }
     }
     out
@@ -159,13 +241,38 @@ pub fn diff(a: &Descriptor<'_>, b: &Descriptor<'_>) -> String {
             let _ = writeln!(out, "{name}: {x} -> {y}");
         }
     };
-    field("compiler", a.compiler_version().into(), b.compiler_version().into());
-    field("input digest", hex::encode(a.input_digest()), hex::encode(b.input_digest()));
-    field("signer", hex::encode(a.public_key()), hex::encode(b.public_key()));
+    field(
+        "compiler",
+        a.compiler_version().into(),
+        b.compiler_version().into(),
+    );
+    field(
+        "input digest",
+        hex::encode(a.input_digest()),
+        hex::encode(b.input_digest()),
+    );
+    field(
+        "signer",
+        hex::encode(a.public_key()),
+        hex::encode(b.public_key()),
+    );
     let (ha, hb) = (*a.program().header(), *b.program().header());
-    field("terms", ha.term_count.to_string(), hb.term_count.to_string());
-    field("classes", ha.class_count.to_string(), hb.class_count.to_string());
-    let terms = |d: &Descriptor<'_>| d.program().terms().map(|(_, t)| t.to_owned()).collect::<BTreeSet<_>>();
+    field(
+        "terms",
+        ha.term_count.to_string(),
+        hb.term_count.to_string(),
+    );
+    field(
+        "classes",
+        ha.class_count.to_string(),
+        hb.class_count.to_string(),
+    );
+    let terms = |d: &Descriptor<'_>| {
+        d.program()
+            .terms()
+            .map(|(_, t)| t.to_owned())
+            .collect::<BTreeSet<_>>()
+    };
     let (ta, tb) = (terms(a), terms(b));
     for t in ta.difference(&tb) {
         let _ = writeln!(out, "- term {t}");

@@ -38,14 +38,18 @@ impl AlignedBytes {
             b[..chunk.len()].copy_from_slice(chunk);
             *word = u64::from_ne_bytes(b);
         }
-        AlignedBytes { words, len: bytes.len() }
+        AlignedBytes {
+            words,
+            len: bytes.len(),
+        }
     }
 
     pub fn as_bytes(&self) -> &[u8] {
-        crate::kernel::program::as_bytes(&self.words).get(..self.len).unwrap_or_default()
+        crate::kernel::program::as_bytes(&self.words)
+            .get(..self.len)
+            .unwrap_or_default()
     }
 }
-
 
 /// A loaded, verified descriptor: borrowed views of its bytes.
 #[derive(Debug, Clone, Copy)]
@@ -87,17 +91,22 @@ impl<'a> Descriptor<'a> {
     /// Verifies and views `bytes`. With `trusted`, the file must be signed by that key.
     pub fn load(bytes: &'a [u8], trusted: Option<&Verifier>) -> Result<Descriptor<'a>, LoadError> {
         if bytes.len() as u64 > DESCRIPTOR_BYTES_MAX {
-            return Err(LoadError::TooLarge { max: DESCRIPTOR_BYTES_MAX });
+            return Err(LoadError::TooLarge {
+                max: DESCRIPTOR_BYTES_MAX,
+            });
         }
         if bytes.len() < HEADER_BYTES + SIGNATURE_BYTES || bytes[..8] != MAGIC {
             return Err(LoadError::BadMagic);
         }
-        if !(bytes.as_ptr() as usize).is_multiple_of(SECTION_ALIGN as usize) {
+        if (bytes.as_ptr() as usize) % SECTION_ALIGN as usize != 0 {
             return Err(LoadError::Misaligned);
         }
         let version = u32_at(bytes, 8)?;
         if version != FORMAT_VERSION {
-            return Err(LoadError::Version { found: version, expected: FORMAT_VERSION });
+            return Err(LoadError::Version {
+                found: version,
+                expected: FORMAT_VERSION,
+            });
         }
         let count = u32_at(bytes, 12)?;
         let signed_end = bytes.len() - SIGNATURE_BYTES;
@@ -110,21 +119,32 @@ impl<'a> Descriptor<'a> {
         if let Some(trusted) = trusted
             && trusted.public_key() != public_key
         {
-            return Err(LoadError::WrongKey { found: hex::encode(public_key), expected: hex::encode(trusted.public_key()) });
+            return Err(LoadError::WrongKey {
+                found: hex::encode(public_key),
+                expected: hex::encode(trusted.public_key()),
+            });
         }
         let input_digest = array32(bytes, 16)?;
         let version_bytes = &bytes[48..48 + COMPILER_VERSION_BYTES];
-        let end = version_bytes.iter().position(|&b| b == 0).unwrap_or(COMPILER_VERSION_BYTES);
-        let compiler_version =
-            std::str::from_utf8(&version_bytes[..end]).map_err(|_| corrupt("compiler version is not UTF-8"))?;
+        let end = version_bytes
+            .iter()
+            .position(|&b| b == 0)
+            .unwrap_or(COMPILER_VERSION_BYTES);
+        let compiler_version = std::str::from_utf8(&version_bytes[..end])
+            .map_err(|_| corrupt("compiler version is not UTF-8"))?;
         let sections = section_table(bytes, count as usize, table_end, signed_end)?;
         let get = move |id: u32| -> &'a [u8] {
-            sections.iter().find(|s| s.0 == id).map_or(&[][..], |&(_, at, len)| &bytes[at..at + len])
+            sections
+                .iter()
+                .find(|s| s.0 == id)
+                .map_or(&[][..], |&(_, at, len)| &bytes[at..at + len])
         };
         let program = program(&get)?;
-        let messages: &[u32] = cast_slice(get(section::MESSAGES)).map_err(|e| corrupt(format!("messages: {e}")))?;
+        let messages: &[u32] =
+            cast_slice(get(section::MESSAGES)).map_err(|e| corrupt(format!("messages: {e}")))?;
         check_messages(messages, &program)?;
-        let report = std::str::from_utf8(get(section::REPORT)).map_err(|_| corrupt("report is not UTF-8"))?;
+        let report = std::str::from_utf8(get(section::REPORT))
+            .map_err(|_| corrupt("report is not UTF-8"))?;
         Ok(Descriptor {
             bytes,
             digest: digest(bytes),
@@ -176,7 +196,11 @@ impl<'a> Descriptor<'a> {
 
     /// Every message entry.
     pub fn messages(&self) -> impl Iterator<Item = MessageEntry> + 'a {
-        self.messages.chunks_exact(3).map(|m| MessageEntry { kind: m[0], index: m[1], message: m[2] })
+        self.messages.chunks_exact(3).map(|m| MessageEntry {
+            kind: m[0],
+            index: m[1],
+            message: m[2],
+        })
     }
 
     /// The message of admission guard `index` (the shape's `sh:message` or the rule's
@@ -223,14 +247,28 @@ fn section_table(
             return Err(corrupt(format!("unknown section id {id}")));
         };
         if out[slot].0 != 0 {
-            return Err(corrupt(format!("section {} appears twice", section::name(id))));
+            return Err(corrupt(format!(
+                "section {} appears twice",
+                section::name(id)
+            )));
         }
-        if align != SECTION_ALIGN || !offset.is_multiple_of(u64::from(align)) {
-            return Err(corrupt(format!("section {} is not {SECTION_ALIGN}-byte aligned", section::name(id))));
+        if align != SECTION_ALIGN || offset % u64::from(align) != 0 {
+            return Err(corrupt(format!(
+                "section {} is not {SECTION_ALIGN}-byte aligned",
+                section::name(id)
+            )));
         }
-        let range: Range<u64> = offset..offset.checked_add(len).ok_or_else(|| corrupt("section length overflows"))?;
+        let range: Range<u64> = offset
+            ..offset
+                .checked_add(len)
+                .ok_or_else(|| corrupt("section length overflows"))?;
         if range.start < previous_end as u64 || range.end > signed_end as u64 {
-            return Err(corrupt(format!("section {} at {}+{} overlaps or leaves the file", section::name(id), offset, len)));
+            return Err(corrupt(format!(
+                "section {} at {}+{} overlaps or leaves the file",
+                section::name(id),
+                offset,
+                len
+            )));
         }
         previous_end = range.end as usize;
         out[slot] = (id, range.start as usize, len as usize);
@@ -249,7 +287,10 @@ fn section_table(
 }
 
 fn program<'a>(get: &impl Fn(u32) -> &'a [u8]) -> Result<ProgramView<'a>, LoadError> {
-    fn table<'a, T: crate::kernel::program::Pod>(bytes: &'a [u8], name: &str) -> Result<&'a [T], LoadError> {
+    fn table<'a, T: crate::kernel::program::Pod>(
+        bytes: &'a [u8],
+        name: &str,
+    ) -> Result<&'a [T], LoadError> {
         cast_slice(bytes).map_err(|e| corrupt(format!("{name}: {e}")))
     }
     let header: &[ProgramHeader] = table(get(section::PROGRAM_HEADER), "program header")?;
@@ -272,7 +313,7 @@ fn program<'a>(get: &impl Fn(u32) -> &'a [u8]) -> Result<ProgramView<'a>, LoadEr
 }
 
 fn check_messages(messages: &[u32], program: &ProgramView<'_>) -> Result<(), LoadError> {
-    if !messages.len().is_multiple_of(3) {
+    if messages.len() % 3 != 0 {
         return Err(corrupt("messages: not (kind, index, message) triples"));
     }
     let parts = program.parts();

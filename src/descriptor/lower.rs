@@ -53,6 +53,13 @@ fn rdf_type() -> NamedNode {
     NamedNode::new_unchecked(RDF_TYPE)
 }
 
+/// A literal object cannot become a subject (reversed triple) or be typed (class range).
+fn iri_or_blank() -> Constraint {
+    Constraint::NodeKind(NamedNode::new_unchecked(
+        "http://www.w3.org/ns/shacl#BlankNodeOrIRI",
+    ))
+}
+
 /// The axioms of the ontology as rules.
 pub fn axiom_rules(model: &Model, schema: &Schema) -> Vec<Rule> {
     let mut rules = Vec::new();
@@ -73,16 +80,24 @@ pub fn axiom_rules(model: &Model, schema: &Schema) -> Vec<Rule> {
     for p in &model.properties {
         if let Some(supers) = direct_supers.get(p) {
             let mut r = base(axiom("subPropertyOf", p), p);
-            r.emits = supers.iter().map(|q| (Slot::Subject, (*q).clone(), Slot::Object)).collect();
+            r.emits = supers
+                .iter()
+                .map(|q| (Slot::Subject, (*q).clone(), Slot::Object))
+                .collect();
             rules.push(r);
         }
         if let Some(inverses) = schema.inverses.get(p) {
             let mut r = base(axiom("inverseOf", p), p);
-            r.emits = inverses.iter().map(|q| (Slot::Object, q.clone(), Slot::Subject)).collect();
+            r.guards = vec![iri_or_blank()];
+            r.emits = inverses
+                .iter()
+                .map(|q| (Slot::Object, q.clone(), Slot::Subject))
+                .collect();
             rules.push(r);
         }
         if schema.symmetric.contains(p) {
             let mut r = base(axiom("SymmetricProperty", p), p);
+            r.guards = vec![iri_or_blank()];
             r.emits = vec![(Slot::Object, p.clone(), Slot::Subject)];
             rules.push(r);
         }
@@ -90,18 +105,28 @@ pub fn axiom_rules(model: &Model, schema: &Schema) -> Vec<Rule> {
             let mut r = base(axiom("domain", p), p);
             r.emits = domains
                 .iter()
-                .map(|d| (Slot::Subject, rdf_type(), Slot::Const(Term::NamedNode(d.clone()))))
+                .map(|d| {
+                    (
+                        Slot::Subject,
+                        rdf_type(),
+                        Slot::Const(Term::NamedNode(d.clone())),
+                    )
+                })
                 .collect();
             rules.push(r);
         }
         if let Some(ranges) = schema.class_ranges.get(p) {
             let mut r = base(axiom("range", p), p);
-            r.guards = vec![Constraint::NodeKind(NamedNode::new_unchecked(
-                "http://www.w3.org/ns/shacl#BlankNodeOrIRI",
-            ))];
+            r.guards = vec![iri_or_blank()];
             r.emits = ranges
                 .iter()
-                .map(|c| (Slot::Object, rdf_type(), Slot::Const(Term::NamedNode(c.clone()))))
+                .map(|c| {
+                    (
+                        Slot::Object,
+                        rdf_type(),
+                        Slot::Const(Term::NamedNode(c.clone())),
+                    )
+                })
                 .collect();
             rules.push(r);
         }
@@ -149,19 +174,31 @@ type Skip = String;
 
 /// The conditions under which `rule` fires on the derived pattern `(s, _, o)`, given `c`;
 /// `Ok(None)` when it never does.
-fn fire(rule: &Rule, s: &Slot, o: &Slot, c: &Conditions, schema: &Schema) -> Result<Option<Conditions>, Skip> {
+fn fire(
+    rule: &Rule,
+    s: &Slot,
+    o: &Slot,
+    c: &Conditions,
+    schema: &Schema,
+) -> Result<Option<Conditions>, Skip> {
     let mut out = c.clone();
     if let Some(class) = &rule.subject_class {
         match s {
             Slot::Subject => match &out.subject_class {
                 None => out.subject_class = Some(class.clone()),
                 Some(have) if schema.is_subclass(have, class) => {}
-                Some(have) if schema.is_subclass(class, have) => out.subject_class = Some(class.clone()),
+                Some(have) if schema.is_subclass(class, have) => {
+                    out.subject_class = Some(class.clone())
+                }
                 Some(have) if schema.classes_disjoint(have, class).is_some() => return Ok(None),
                 Some(have) => return Err(format!("needs the subject in both {have} and {class}")),
             },
             Slot::Object => push_guard(&mut out.guards, Constraint::Class(class.clone())),
-            Slot::Const(_) => return Err(format!("cannot know the class of a constant subject ({class})")),
+            Slot::Const(_) => {
+                return Err(format!(
+                    "cannot know the class of a constant subject ({class})"
+                ));
+            }
         }
     }
     for g in &rule.guards {
@@ -170,7 +207,11 @@ fn fire(rule: &Rule, s: &Slot, o: &Slot, c: &Conditions, schema: &Schema) -> Res
             Slot::Const(v) => match eval(g, v) {
                 Some(true) => {}
                 Some(false) => return Ok(None),
-                None => return Err(format!("cannot judge a guard on the constant {v} at compile time")),
+                None => {
+                    return Err(format!(
+                        "cannot judge a guard on the constant {v} at compile time"
+                    ));
+                }
             },
             Slot::Subject => match g {
                 Constraint::NodeKind(k) if k.as_str().ends_with("#BlankNodeOrIRI") => {}
@@ -195,12 +236,15 @@ fn substitute(slot: &Slot, s: &Slot, o: &Slot) -> Slot {
     }
 }
 
+/// Effective rules by the predicate they run on.
+pub type EffectiveRules = BTreeMap<NamedNode, Vec<Effective>>;
+
 /// Effective rules per observed predicate, and warnings about chains that were dropped.
 pub fn effective_rules(
     checked: &Checked,
     model: &Model,
     schema: &Schema,
-) -> Result<(BTreeMap<NamedNode, Vec<Effective>>, Vec<String>), CompileError> {
+) -> Result<(EffectiveRules, Vec<String>), CompileError> {
     let mut rules: Vec<Rule> = checked.rules.clone();
     for r in &mut rules {
         widen_type_guards(r, schema);
@@ -227,7 +271,10 @@ fn chain(
     schema: &Schema,
     warnings: &mut BTreeSet<String>,
 ) -> Result<Vec<Effective>, CompileError> {
-    let start = Conditions { subject_class: None, guards: Vec::new() };
+    let start = Conditions {
+        subject_class: None,
+        guards: Vec::new(),
+    };
     let mut queue = vec![(Slot::Subject, p.clone(), Slot::Object, start, true)];
     let mut seen: BTreeSet<String> = BTreeSet::new();
     let mut out: Vec<Effective> = Vec::new();
@@ -240,7 +287,10 @@ fn chain(
                 Ok(Some(f)) => f,
                 Ok(None) => continue,
                 Err(why) => {
-                    warnings.insert(format!("chain from {p} into rule {} not compiled: {why}", rule.iri));
+                    warnings.insert(format!(
+                        "chain from {p} into rule {} not compiled: {why}",
+                        rule.iri
+                    ));
                     continue;
                 }
             };

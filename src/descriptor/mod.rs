@@ -91,7 +91,10 @@ mod compile_impl {
         let (effective, chain_warnings) = lower::effective_rules(&checked, &model, &schema)?;
         checked.warnings.extend(chain_warnings);
         checked.warnings.extend(skipped.iter().map(|name| {
-            format!("{}: a shape set in lg:warn or lg:off mode is not compiled (rudof reports it)", report::label(name))
+            format!(
+                "{}: a shape set in lg:warn or lg:off mode is not compiled (rudof reports it)",
+                report::label(name)
+            )
         }));
         checked.warnings.sort();
         let built = build::build(&model, &schema, &checked, &effective)?;
@@ -105,7 +108,11 @@ mod compile_impl {
             built: &built,
         });
         let p = &built.program;
-        let messages: Vec<u32> = built.messages.iter().flat_map(|m| [m.kind, m.index, m.message]).collect();
+        let messages: Vec<u32> = built
+            .messages
+            .iter()
+            .flat_map(|m| [m.kind, m.index, m.message])
+            .collect();
         let header = [p.header];
         let sections: [(u32, &[u8]); 12] = [
             (section::PROGRAM_HEADER, as_bytes(&header[..])),
@@ -123,6 +130,10 @@ mod compile_impl {
         ];
         let bytes = format::write(&input_digest, &sections, key);
         let digest = format::digest(&bytes);
-        Ok(Compiled { bytes, report: text, digest })
+        Ok(Compiled {
+            bytes,
+            report: text,
+            digest,
+        })
     }
 }

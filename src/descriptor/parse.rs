@@ -110,7 +110,9 @@ pub fn parse(sources: &[Source]) -> Result<Parsed, CompileError> {
     for (index, source) in sources.iter().enumerate() {
         let start = parsed.triples.len();
         parse_one(index, source, &mut parsed.triples)?;
-        parsed.files.push((source.name.clone(), start..parsed.triples.len()));
+        parsed
+            .files
+            .push((source.name.clone(), start..parsed.triples.len()));
     }
     Ok(parsed)
 }
@@ -128,18 +130,26 @@ fn parse_one(index: usize, source: &Source, out: &mut Vec<Triple>) -> Result<(),
         Ok(())
     });
     if let Err(error) = result {
+        // rio_turtle 0.8 counts lines from 1 and bytes within the line from 0.
         let (line, column) = match error.textual_position() {
-            Some(p) => (
-                p.line_number() + 1,
-                column_of(&source.text, p.line_number(), p.byte_number()),
-            ),
+            Some(p) => {
+                let line = p.line_number().max(1);
+                (line, column_of(&source.text, line - 1, p.byte_number()))
+            }
             None => (1, 1),
         };
+        // Its message repeats the position (" on line L at position B"): keep ours only.
+        let message = error.to_string();
+        let message = message
+            .split(" on line ")
+            .next()
+            .unwrap_or(&message)
+            .to_owned();
         return Err(CompileError::Syntax {
             file: source.name.clone(),
             line,
             column,
-            message: error.to_string(),
+            message,
         });
     }
     if let Some(message) = convert_error {
@@ -180,7 +190,9 @@ fn convert(index: usize, t: &rio::Triple<'_>) -> Option<Triple> {
     let object: Term = match t.object {
         rio::Term::NamedNode(n) => NamedNode::new(n.iri).ok()?.into(),
         rio::Term::BlankNode(b) => blank(index, b.id)?.into(),
-        rio::Term::Literal(rio::Literal::Simple { value }) => Literal::new_simple_literal(value).into(),
+        rio::Term::Literal(rio::Literal::Simple { value }) => {
+            Literal::new_simple_literal(value).into()
+        }
         rio::Term::Literal(rio::Literal::LanguageTaggedString { value, language }) => {
             Literal::new_language_tagged_literal(value, language)
                 .ok()?
@@ -229,7 +241,10 @@ mod tests {
     fn unknown_prefix_is_a_syntax_error() {
         let err = parse(&[source("p.ttl", "nope:a nope:b nope:c .\n")]).expect_err("refused");
         let shown = err.to_string();
-        assert!(shown.contains("p.ttl:1:") && shown.contains("nope"), "{shown}");
+        assert!(
+            shown.contains("p.ttl:1:") && shown.contains("nope"),
+            "{shown}"
+        );
     }
 
     #[test]

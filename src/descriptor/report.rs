@@ -30,7 +30,10 @@ pub struct Facts<'a> {
 /// repository lives.
 pub fn label(name: &str) -> String {
     let path = Path::new(name);
-    let file = path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+    let file = path
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_default();
     match path.parent().and_then(Path::file_name) {
         Some(dir) => format!("{}/{file}", dir.to_string_lossy()),
         None => file,
@@ -97,34 +100,83 @@ pub fn render(f: &Facts<'_>) -> String {
     for r in &f.checked.rules {
         let name = format!("<{}>", r.iri.as_str());
         let stats = f.built.rule_stats.get(&name).copied().unwrap_or_default();
-        let chained = f.effective.values().flatten().filter(|e| e.name == r.iri && !e.direct).count();
+        let chained = f
+            .effective
+            .values()
+            .flatten()
+            .filter(|e| e.name == r.iri && !e.direct)
+            .count();
         let line = format!(
             "  {} on {}: {} guard(s), {} action(s){}{}",
             r.iri,
             r.predicate,
             stats.guards,
             stats.actions,
-            if chained > 0 { format!(", also reached by {chained} chain(s)") } else { String::new() },
-            if stats.over_budget { format!(" — over the {HOT_OPS_MAX}-op budget") } else { String::new() }
+            if chained > 0 {
+                format!(", also reached by {chained} chain(s)")
+            } else {
+                String::new()
+            },
+            if stats.over_budget {
+                format!(" — over the {HOT_OPS_MAX}-op budget")
+            } else {
+                String::new()
+            }
         );
-        if stats.warm || stats.over_budget { warm.push(line) } else { hot.push(line) }
+        if stats.warm || stats.over_budget {
+            warm.push(line)
+        } else {
+            hot.push(line)
+        }
     }
     for a in &f.checked.admissions {
-        if !a.name.to_string().starts_with("<https://") && !a.name.to_string().starts_with("<http://") {
+        if !a.name.to_string().starts_with("<https://")
+            && !a.name.to_string().starts_with("<http://")
+        {
             continue;
         }
-        let is_rule = m.rules.iter().any(|r| oxrdf::Term::NamedNode(r.iri.clone()) == a.name);
+        let is_rule = m
+            .rules
+            .iter()
+            .any(|r| oxrdf::Term::NamedNode(r.iri.clone()) == a.name);
         if !is_rule {
             continue;
         }
-        let regex = a.guards.iter().any(|g| matches!(g, Constraint::Pattern(..)));
-        let line = format!("  {} (admission) on {}: {} guard(s)", a.name, a.predicate, a.guards.len());
-        if regex { warm.push(line) } else { hot.push(line) }
+        let regex = a
+            .guards
+            .iter()
+            .any(|g| matches!(g, Constraint::Pattern(..)));
+        let line = format!(
+            "  {} (admission) on {}: {} guard(s)",
+            a.name,
+            a.predicate,
+            a.guards.len()
+        );
+        if regex {
+            warm.push(line)
+        } else {
+            hot.push(line)
+        }
     }
-    let axioms = f.effective.values().flatten().filter(|e| e.name.as_str().starts_with("urn:ledgraph:axiom:")).count();
+    let axioms = f
+        .effective
+        .values()
+        .flatten()
+        .filter(|e| e.name.as_str().starts_with("urn:ledgraph:axiom:"))
+        .count();
     let _ = writeln!(out, "ontology axioms compiled to {axioms} effective rules");
-    let admissions_from_shapes = f.checked.admissions.iter().filter(|a| !a.name.to_string().contains("urn:ledgraph:axiom:")).count();
-    let _ = writeln!(out, "admission checks: {} (shapes and lg:reject rules), {} from ontology axioms (datatype ranges, disjointWith)", admissions_from_shapes, f.checked.admissions.len() - admissions_from_shapes);
+    let admissions_from_shapes = f
+        .checked
+        .admissions
+        .iter()
+        .filter(|a| !a.name.to_string().contains("urn:ledgraph:axiom:"))
+        .count();
+    let _ = writeln!(
+        out,
+        "admission checks: {} (shapes and lg:reject rules), {} from ontology axioms (datatype ranges, disjointWith)",
+        admissions_from_shapes,
+        f.checked.admissions.len() - admissions_from_shapes
+    );
     let _ = writeln!(out, "hot rules ({}):", hot.len());
     for l in &hot {
         let _ = writeln!(out, "{l}");

@@ -36,7 +36,10 @@ fn closure(edges: &BTreeSet<(NamedNode, NamedNode)>, nodes: &BTreeSet<NamedNode>
         direct.entry(a.clone()).or_default().insert(b.clone());
     }
     let mut out = Closure::new();
-    let all: BTreeSet<&NamedNode> = nodes.iter().chain(edges.iter().flat_map(|(a, b)| [a, b])).collect();
+    let all: BTreeSet<&NamedNode> = nodes
+        .iter()
+        .chain(edges.iter().flat_map(|(a, b)| [a, b]))
+        .collect();
     for node in all {
         let mut seen = BTreeSet::from([node.clone()]);
         let mut stack = vec![node.clone()];
