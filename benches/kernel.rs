@@ -1,46 +1,44 @@
 //! The kernel: TSC cycles per observation of `kernel::step` (median of ≥ 10 batches of 1M
-//! observations), against the hash-map interpreter of the same rules on the same batches and
-//! against the same guards and rules as SPARQL over an in-memory Oxigraph store (a small sample,
-//! extrapolated per observation), all in one run.
+//! observations) against the hash-map interpreter of the same rules on the same batches, in
+//! one run, on the compiled demo descriptor.
 //!
-//! Program: the compiled demo descriptor when `LEDGRAPH_BENCH_DESCRIPTOR` names one (not wired
-//! yet: the hand-built sample program of `kernel::sample` otherwise, whose guards and rules
-//! are `queries/kernel/sample-*.rq` as SPARQL).
+//! Program: `LEDGRAPH_BENCH_DESCRIPTOR` (default `descriptors/demo.lgd`; the hand-built
+//! `kernel::sample` program when that file is missing). Two streams:
+//! - telemetry: numeric readings on every predicate whose quiet summary is an interval, 99%
+//!   inside it (nothing happens) and 1% outside (a violation or a firing rule), 0.5% types;
+//! - mixed: the events `kernel::events` generates for differential tests — every guarded and
+//!   every rule-triggering predicate, objects on and around every bound, half of them refused:
+//!   most observations take the exact path.
 //!
-//! Two streams (see `Mix`): telemetry (sensor readings, 99% inside what the guards accept
-//! and below what the rules react to) and mixed (every guarded predicate, values around every
-//! bound: most observations take the exact path).
+//! The bench needs no server part: `cargo bench --bench kernel --no-default-features` builds
+//! it without RocksDB. The SPARQL and rudof baselines need the store and are measured by
+//! `cargo test --test kernel_baselines -- --ignored --nocapture` (Oxigraph and rudof are built
+//! with `opt-level = 2` in the test profile too). `-- --callgrind step|interp
+//! telemetry|mixed` runs one engine once on `LEDGRAPH_BENCH_KERNEL_CALLGRIND_OBS` observations
+//! for `benches/kernel_callgrind.sh` (instructions per observation).
 //!
-//! Modes: `cargo bench --bench kernel` (all cases, JSON lines on stdout);
-//! `cargo bench --bench kernel -- --callgrind step|interp telemetry|mixed` runs only one on
-//! `LEDGRAPH_BENCH_KERNEL_CALLGRIND_OBS` observations, for `benches/kernel_callgrind.sh`,
-//! which runs it under `valgrind --tool=callgrind` and prints instructions per observation.
-//! Environment: `LEDGRAPH_BENCH_KERNEL_BATCHES` (11), `LEDGRAPH_BENCH_KERNEL_BATCH_OBS`
-//! (1,000,000), `LEDGRAPH_BENCH_KERNEL_SPARQL_OBS` (20,000), `LEDGRAPH_BENCH_SEED` (1).
-
-mod common;
+//! JSON lines on stdout. Environment: `LEDGRAPH_BENCH_KERNEL_BATCHES` (11),
+//! `LEDGRAPH_BENCH_KERNEL_BATCH_OBS` (1,000,000), `LEDGRAPH_BENCH_SEED` (1).
 
 use std::hint::black_box;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, ensure};
-use ledgraph::kernel::intern::parse_term;
+use ledgraph::descriptor::{AlignedBytes, Descriptor};
+use ledgraph::event::Op;
+use ledgraph::kernel::events::EventGen;
+use ledgraph::kernel::intern::Interner;
 use ledgraph::kernel::interp::Interpreter;
-use ledgraph::kernel::program::{Program, ProgramView, node_kind};
+use ledgraph::kernel::program::Program;
 use ledgraph::kernel::{Actions, Observation, State, sample, step};
-use oxigraph::sparql::{QueryResults, SparqlEvaluator};
-use oxigraph::store::Store;
-use oxrdf::vocab::{rdfs, xsd};
-use oxrdf::{BlankNode, GraphName, Literal, NamedNode, NamedOrBlankNode, Quad, Term};
 use serde_json::json;
+
+type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
 const BENCH: &str = "kernel";
 const NODES: u32 = 100_000;
 const TARGET_CYCLES_MAX: f64 = 8.0;
 const TARGET_VS_INTERP_MIN: f64 = 5.0;
-const TARGET_VS_SPARQL_MIN: f64 = 10_000.0;
-const SPARQL_VIOLATIONS: &str = include_str!("../queries/kernel/sample-violations.rq");
-const SPARQL_DERIVED: &str = include_str!("../queries/kernel/sample-derived.rq");
 
 #[cfg(target_arch = "x86_64")]
 fn tsc() -> u64 {
@@ -61,13 +59,50 @@ fn tsc_hz() -> f64 {
     (c1 - c0) as f64 / (t1 - t0).as_secs_f64()
 }
 
-struct Setup {
-    program: Program,
-    seed: u64,
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.replace('_', "").parse().ok())
+        .unwrap_or(default)
 }
 
-/// The two observation streams: a telemetry-like one (readings, 99% in range) and an
-/// adversarial mix (every guarded predicate, values on and around every bound).
+fn median(samples: &[f64]) -> f64 {
+    let mut s = samples.to_vec();
+    s.sort_by(f64::total_cmp);
+    s.get(s.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
+fn round(x: f64) -> f64 {
+    if !x.is_finite() || x == 0.0 {
+        return x;
+    }
+    let scale = 10f64.powi((2 - x.abs().log10().floor() as i32).max(0));
+    (x * scale).round() / scale
+}
+
+fn emit(case: &str, fields: serde_json::Value) {
+    let mut line = json!({"bench": BENCH, "case": case});
+    if let (Some(l), Some(f)) = (line.as_object_mut(), fields.as_object()) {
+        l.extend(f.clone());
+    }
+    println!("{line}");
+}
+
+/// The program and where it came from.
+fn program() -> Result<(Program, String)> {
+    let path = std::env::var_os("LEDGRAPH_BENCH_DESCRIPTOR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("descriptors/demo.lgd"));
+    match std::fs::read(&path) {
+        Ok(bytes) => {
+            let aligned = AlignedBytes::copy_from(&bytes);
+            let d = Descriptor::load(aligned.as_bytes(), None)?;
+            Ok((Program::from_view(&d.program()), path.display().to_string()))
+        }
+        Err(_) => Ok((sample::program(), "kernel::sample".to_owned())),
+    }
+}
+
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Mix {
     Telemetry,
@@ -83,122 +118,67 @@ impl Mix {
     }
 }
 
-/// A seeded source of batches of one mix.
+/// Batches of one mix: telemetry is generated per batch; the mixed stream is interned once
+/// into a pool (interning is the caller's warm work, not the kernel's) and batches are windows
+/// of it.
 enum Source {
     Telemetry(sample::Telemetry),
-    Mixed(sample::Generator),
+    Mixed { pool: Vec<Observation>, next: usize },
 }
 
 impl Source {
+    fn new(program: &Program, mix: Mix, seed: u64, n: usize) -> Result<(Source, usize)> {
+        let view = program.view()?;
+        match mix {
+            Mix::Telemetry => {
+                let state = State::new(&view);
+                let t = sample::Telemetry::new(&view, &state, seed, NODES)
+                    .ok_or("no numeric predicate for a telemetry stream")?;
+                let bound = t.id_bound();
+                Ok((Source::Telemetry(t), bound))
+            }
+            Mix::Mixed => {
+                let mut interner = Interner::new(&view)?;
+                let mut guards = EventGen::new(view, seed, |_| true);
+                let mut rules = EventGen::for_rules(view, seed ^ 0x5eed);
+                let mut pool = Vec::with_capacity(2 * n);
+                while pool.len() < 2 * n {
+                    let Some(case) = (if pool.len() % 2 == 0 {
+                        guards.case()
+                    } else {
+                        rules.case()
+                    }) else {
+                        break;
+                    };
+                    for q in case.quads {
+                        let s = q.subject.as_ref().into();
+                        pool.push(interner.observe(
+                            Op::Add,
+                            s,
+                            q.predicate.as_ref().into(),
+                            q.object.as_ref(),
+                        )?);
+                    }
+                }
+                if pool.len() < n {
+                    return Err("the program has no guard or rule to aim a mixed stream at".into());
+                }
+                Ok((Source::Mixed { pool, next: 0 }, interner.len()))
+            }
+        }
+    }
+
     fn fill(&mut self, batch: &mut Vec<Observation>, n: usize) {
         match self {
-            Source::Telemetry(g) => g.fill(batch, n),
-            Source::Mixed(g) => g.fill(batch, n),
-        }
-    }
-
-    fn id_bound(&self) -> usize {
-        match self {
-            Source::Telemetry(g) => g.id_bound(),
-            Source::Mixed(g) => g.id_bound(),
-        }
-    }
-}
-
-impl Setup {
-    fn view(&self) -> Result<ProgramView<'_>> {
-        self.program.view().context("the bench program is invalid")
-    }
-
-    fn source(&self, mix: Mix) -> Result<Source> {
-        Ok(match mix {
-            Mix::Mixed => Source::Mixed(sample::Generator::new(&self.program, self.seed, NODES)),
-            Mix::Telemetry => {
-                let view = self.view()?;
-                let state = State::new(&view);
-                Source::Telemetry(
-                    sample::Telemetry::new(&view, &state, self.seed, NODES)
-                        .context("the program has no numeric predicate for a telemetry stream")?,
-                )
+            Source::Telemetry(t) => t.fill(batch, n),
+            Source::Mixed { pool, next } => {
+                let start = *next % (pool.len() - n + 1);
+                batch.clear();
+                batch.extend_from_slice(&pool[start..start + n]);
+                *next = start + n / 3 + 1;
             }
-        })
+        }
     }
-}
-
-fn main() -> Result<()> {
-    let args: Vec<String> = std::env::args().collect();
-    let setup = Setup {
-        program: sample::program(),
-        seed: common::env_or("LEDGRAPH_BENCH_SEED", 1u64)?,
-    };
-    if let Some(i) = args.iter().position(|a| a == "--callgrind") {
-        let arg = |k: usize| args.get(i + k).map(String::as_str).unwrap_or_default();
-        return callgrind(&setup, arg(1), arg(2));
-    }
-    // `cargo bench` passes `--bench`; anything else is a filter we do not support.
-    let batches = common::env_or("LEDGRAPH_BENCH_KERNEL_BATCHES", 11usize)?;
-    let batch_obs = common::env_or("LEDGRAPH_BENCH_KERNEL_BATCH_OBS", 1_000_000usize)?;
-    let sparql_obs = common::env_or("LEDGRAPH_BENCH_KERNEL_SPARQL_OBS", 20_000usize)?;
-    ensure!(
-        batches >= 1 && batch_obs >= 1 && sparql_obs >= 1,
-        "sizes must be positive"
-    );
-    let hz = tsc_hz();
-    eprintln!(
-        "kernel: TSC {:.3} GHz, {batches} batches of {batch_obs}",
-        hz / 1e9
-    );
-
-    let mut medians = Vec::new();
-    for mix in [Mix::Telemetry, Mix::Mixed] {
-        let kernel = measure_kernel(&setup, mix, batches, batch_obs)?;
-        emit(
-            &format!("kernel_step/{}", mix.name()),
-            &kernel,
-            hz,
-            batch_obs,
-        );
-        let interp = measure_interp(&setup, mix, batches, batch_obs)?;
-        emit(
-            &format!("hashmap_interpreter/{}", mix.name()),
-            &interp,
-            hz,
-            batch_obs,
-        );
-        medians.push((
-            mix,
-            common::median(&kernel.cycles),
-            common::median(&interp.cycles),
-        ));
-    }
-    let sparql_ns = measure_sparql(&setup, sparql_obs)?;
-    let sparql_cycles = sparql_ns * hz / 1e9;
-    common::emit(
-        BENCH,
-        "sparql_oxigraph",
-        vec![
-            ("sample_observations", json!(sparql_obs)),
-            ("ns_per_obs", json!(common::round(sparql_ns))),
-            ("cycles_per_obs", json!(common::round(sparql_cycles))),
-        ],
-    );
-    for (mix, k, i) in medians {
-        common::emit(
-            BENCH,
-            &format!("summary/{}", mix.name()),
-            vec![
-                ("program", json!("kernel::sample")),
-                ("kernel_cycles_per_obs", json!(common::round(k))),
-                ("target_cycles_max", json!(TARGET_CYCLES_MAX)),
-                ("vs_interpreter", json!(common::round(i / k))),
-                ("target_vs_interpreter_min", json!(TARGET_VS_INTERP_MIN)),
-                ("vs_sparql", json!(common::round(sparql_cycles / k))),
-                ("target_vs_sparql_min", json!(TARGET_VS_SPARQL_MIN)),
-                ("tsc_ghz", json!(common::round(hz / 1e9))),
-            ],
-        );
-    }
-    Ok(())
 }
 
 #[derive(Default)]
@@ -209,66 +189,35 @@ struct Samples {
     emitted: u64,
 }
 
-fn emit(case: &str, s: &Samples, hz: f64, batch_obs: usize) {
-    common::emit(
-        BENCH,
-        case,
-        vec![
-            ("batches", json!(s.cycles.len())),
-            ("observations_per_batch", json!(batch_obs)),
-            (
-                "cycles_per_obs_median",
-                json!(common::round(common::median(&s.cycles))),
-            ),
-            ("cycles_per_obs", common::rounded(&s.cycles)),
-            (
-                "ns_per_obs_median",
-                json!(common::round(common::median(&s.ns))),
-            ),
-            ("tsc_ghz", json!(common::round(hz / 1e9))),
-            ("violations", json!(s.violations)),
-            ("emitted", json!(s.emitted)),
-        ],
-    );
-}
-
-fn measure_kernel(setup: &Setup, mix: Mix, batches: usize, n: usize) -> Result<Samples> {
-    let view = setup.view()?;
-    let mut generator = setup.source(mix)?;
-    let mut types = State::new(&view);
-    types.ensure_nodes(generator.id_bound());
+fn measure(
+    program: &Program,
+    mix: Mix,
+    seed: u64,
+    batches: usize,
+    n: usize,
+    kernel: bool,
+) -> Result<Samples> {
+    let view = program.view()?;
+    let (mut source, bound) = Source::new(program, mix, seed, n)?;
+    let mut state = State::new(&view);
+    state.ensure_nodes(bound);
     let mut out = Actions::for_batch(&view, n);
+    let mut interp = Interpreter::new(&view);
     let mut batch = Vec::with_capacity(n);
     let mut s = Samples::default();
     // One warm-up batch (page faults in the buffers, caches), not counted.
     for round in 0..=batches {
-        generator.fill(&mut batch, n);
+        source.fill(&mut batch, n);
         let (t0, c0) = (Instant::now(), tsc());
-        let r = step(&view, &mut types, black_box(&batch), &mut out);
-        let (c1, t1) = (tsc(), Instant::now());
-        black_box(&r);
-        ensure!(r.dropped == 0, "kernel dropped outputs");
-        if round > 0 {
-            s.cycles.push((c1 - c0) as f64 / n as f64);
-            s.ns.push((t1 - t0).as_nanos() as f64 / n as f64);
-            s.violations += r.violations;
-            s.emitted += r.emitted + r.alerts;
+        if kernel {
+            let r = step(&view, &mut state, black_box(&batch), &mut out);
+            black_box(&r);
+            if r.dropped != 0 {
+                return Err("the kernel dropped outputs".into());
+            }
+        } else {
+            interp.run(black_box(&batch), &mut out);
         }
-    }
-    Ok(s)
-}
-
-fn measure_interp(setup: &Setup, mix: Mix, batches: usize, n: usize) -> Result<Samples> {
-    let view = setup.view()?;
-    let mut generator = setup.source(mix)?;
-    let mut interp = Interpreter::new(&view);
-    let mut out = Actions::default();
-    let mut batch = Vec::with_capacity(n);
-    let mut s = Samples::default();
-    for round in 0..=batches {
-        generator.fill(&mut batch, n);
-        let (t0, c0) = (Instant::now(), tsc());
-        interp.run(black_box(&batch), &mut out);
         let (c1, t1) = (tsc(), Instant::now());
         if round > 0 {
             s.cycles.push((c1 - c0) as f64 / n as f64);
@@ -280,136 +229,85 @@ fn measure_interp(setup: &Setup, mix: Mix, batches: usize, n: usize) -> Result<S
     Ok(s)
 }
 
-/// Nanoseconds per observation of the guards and rules as SPARQL over `n` observations loaded
-/// into an in-memory store (median of 3 evaluations of both queries).
-fn measure_sparql(setup: &Setup, n: usize) -> Result<f64> {
-    let view = setup.view()?;
-    let mut generator = setup.source(Mix::Mixed)?;
-    let mut batch = Vec::new();
-    generator.fill(&mut batch, n);
-    let store = Store::new()?;
-    let quads: Vec<Quad> = batch
-        .iter()
-        .filter(|o| o.op == Observation::ADD)
-        .filter_map(|o| quad_of(&view, o))
-        .chain(subclass_quads(&view))
-        .collect();
-    store.extend(quads)?;
-    let mut times = Vec::new();
-    for _ in 0..3 {
-        let t0 = Instant::now();
-        let mut rows = 0usize;
-        for query in [SPARQL_VIOLATIONS, SPARQL_DERIVED] {
-            rows += count(&store, query)?;
-        }
-        times.push(t0.elapsed().as_nanos() as f64 / n as f64);
-        black_box(rows);
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    let (program, name) = program()?;
+    let seed = env_or("LEDGRAPH_BENCH_SEED", 1u64);
+    if let Some(i) = args.iter().position(|a| a == "--callgrind") {
+        let arg = |k: usize| args.get(i + k).map(String::as_str).unwrap_or_default();
+        return callgrind(&program, seed, arg(1), arg(2));
     }
-    Ok(common::median(&times))
-}
-
-fn count(store: &Store, query: &str) -> Result<usize> {
-    let results = SparqlEvaluator::new()
-        .parse_query(query)?
-        .on_store(store)
-        .execute()?;
-    Ok(match results {
-        QueryResults::Solutions(s) => s.count(),
-        QueryResults::Graph(g) => g.count(),
-        QueryResults::Boolean(_) => 1,
-    })
-}
-
-/// The RDF an observation stands for: program ids through their terms, runtime ids as
-/// `urn:ledgraph:node:` IRIs, literals rebuilt from the analysed value.
-fn quad_of(view: &ProgramView<'_>, o: &Observation) -> Option<Quad> {
-    let known = |id: u32| view.term(id).and_then(parse_term);
-    let node = |id: u32| {
-        known(id)
-            .unwrap_or_else(|| NamedNode::new_unchecked(format!("urn:ledgraph:node:{id}")).into())
-    };
-    let subject = match node(o.s) {
-        Term::NamedNode(n) => NamedOrBlankNode::NamedNode(n),
-        _ => return None,
-    };
-    let Term::NamedNode(predicate) = node(o.p) else {
-        return None;
-    };
-    let object: Term = match o.kind {
-        node_kind::BLANK => BlankNode::new_unchecked(format!("b{}", o.o)).into(),
-        node_kind::LITERAL => match known(o.o) {
-            Some(t) => t,
-            None if view.term(o.datatype) == Some(&format!("<{}>", xsd::DECIMAL.as_str())) => {
-                Literal::new_typed_literal(format!("{}", o.num), xsd::DECIMAL).into()
-            }
-            None if o.num.is_nan() => Literal::new_simple_literal(format!("AB-{}", o.o)).into(),
-            None => Literal::new_simple_literal(format!("{}", o.num)).into(),
-        },
-        _ => node(o.o),
-    };
-    Some(Quad::new(
-        subject,
-        predicate,
-        object,
-        GraphName::DefaultGraph,
-    ))
-}
-
-/// `c rdfs:subClassOf d` for every pair of the closure, so `a/rdfs:subClassOf*` sees the same
-/// classes as the kernel's bitsets.
-fn subclass_quads(view: &ProgramView<'_>) -> Vec<Quad> {
-    let h = view.header();
-    let words = h.class_words as usize;
-    let mut out = Vec::new();
-    for c in 0..h.class_count {
-        let row = &view.parts().class_closure[c as usize * words..][..words];
-        for d in
-            (0..h.class_count).filter(|&d| d != c && (row[d as usize / 64] >> (d % 64)) & 1 == 1)
-        {
-            let (Some(Term::NamedNode(sub)), Some(Term::NamedNode(sup))) = (
-                view.term(c).and_then(parse_term),
-                view.term(d).and_then(parse_term),
-            ) else {
+    let batches = env_or("LEDGRAPH_BENCH_KERNEL_BATCHES", 11usize).max(1);
+    let n = env_or("LEDGRAPH_BENCH_KERNEL_BATCH_OBS", 1_000_000usize).max(1);
+    let hz = tsc_hz();
+    eprintln!(
+        "kernel: {name}, TSC {:.3} GHz, {batches} batches of {n}",
+        hz / 1e9
+    );
+    for mix in [Mix::Telemetry, Mix::Mixed] {
+        let k = match measure(&program, mix, seed, batches, n, true) {
+            Ok(k) => k,
+            Err(e) => {
+                emit(
+                    &format!("skipped/{}", mix.name()),
+                    json!({"program": name, "reason": e.to_string()}),
+                );
                 continue;
-            };
-            out.push(Quad::new(
-                sub,
-                rdfs::SUB_CLASS_OF,
-                sup,
-                GraphName::DefaultGraph,
-            ));
+            }
+        };
+        let i = measure(&program, mix, seed, batches, n, false)?;
+        for (engine, s) in [("kernel_step", &k), ("hashmap_interpreter", &i)] {
+            emit(
+                &format!("{engine}/{}", mix.name()),
+                json!({
+                    "program": name, "batches": s.cycles.len(), "observations_per_batch": n,
+                    "cycles_per_obs_median": round(median(&s.cycles)),
+                    "cycles_per_obs": s.cycles.iter().map(|&c| round(c)).collect::<Vec<_>>(),
+                    "ns_per_obs_median": round(median(&s.ns)),
+                    "violations": s.violations, "emitted": s.emitted,
+                    "tsc_ghz": round(hz / 1e9),
+                }),
+            );
         }
+        let (kc, ic) = (median(&k.cycles), median(&i.cycles));
+        emit(
+            &format!("summary/{}", mix.name()),
+            json!({
+                "program": name,
+                "kernel_cycles_per_obs": round(kc), "target_cycles_max": TARGET_CYCLES_MAX,
+                "kernel_obs_per_s": round(1e9 / median(&k.ns)),
+                "vs_interpreter": round(ic / kc), "target_vs_interpreter_min": TARGET_VS_INTERP_MIN,
+            }),
+        );
     }
-    out
+    Ok(())
 }
 
-/// Runs one engine on `LEDGRAPH_BENCH_KERNEL_CALLGRIND_OBS` observations; the script divides
-/// the instructions callgrind counts inside it by that number.
-fn callgrind(setup: &Setup, engine: &str, mix: &str) -> Result<()> {
-    let n = common::env_or("LEDGRAPH_BENCH_KERNEL_CALLGRIND_OBS", 1_000_000usize)?;
-    let view = setup.view()?;
+/// Runs one engine once; the script divides the instructions callgrind counts inside it by the
+/// number of observations.
+fn callgrind(program: &Program, seed: u64, engine: &str, mix: &str) -> Result<()> {
+    let n = env_or("LEDGRAPH_BENCH_KERNEL_CALLGRIND_OBS", 200_000usize).max(1);
+    let view = program.view()?;
     let mix = if mix == "mixed" {
         Mix::Mixed
     } else {
         Mix::Telemetry
     };
-    let mut generator = setup.source(mix)?;
+    let (mut source, bound) = Source::new(program, mix, seed, n)?;
     let mut batch = Vec::with_capacity(n);
-    generator.fill(&mut batch, n);
+    source.fill(&mut batch, n);
+    let mut out = Actions::for_batch(&view, n);
     match engine {
         "step" => {
-            let mut types = State::new(&view);
-            types.ensure_nodes(generator.id_bound());
-            let mut out = Actions::for_batch(&view, n);
-            black_box(step(&view, &mut types, black_box(&batch), &mut out));
+            let mut state = State::new(&view);
+            state.ensure_nodes(bound);
+            black_box(step(&view, &mut state, black_box(&batch), &mut out));
         }
         "interp" => {
             let mut interp = Interpreter::new(&view);
-            let mut out = Actions::default();
             interp.run(black_box(&batch), &mut out);
-            black_box(&out);
         }
-        other => anyhow::bail!("--callgrind step|interp, not {other:?}"),
+        other => return Err(format!("--callgrind step|interp, not {other:?}").into()),
     }
     println!("{n}");
     Ok(())

@@ -475,6 +475,7 @@ impl<'a> ProgramView<'a> {
 
     /// A view of tables a [`ProgramView::new`] already accepted (an owned copy made by
     /// [`Program::from_view`]), without checking them again.
+    #[cfg_attr(not(feature = "server"), allow(dead_code))]
     pub(crate) fn trusted(parts: ProgramParts<'a>) -> ProgramView<'a> {
         ProgramView { parts }
     }
