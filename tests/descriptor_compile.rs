@@ -320,3 +320,14 @@ fn warn_mode_shape_sets_are_not_lowered() {
             .all(|g| d.program().term(g.name) != Some("<https://e.test/#S>"))
     );
 }
+
+#[test]
+fn emitted_constant_outside_the_range_is_refused() {
+    let shown = refused(
+        "ex:r a lg:Rule ; lg:trigger [ lg:onPredicate ex:c ] ;\n  lg:emit [ lg:templateSubject lg:Subject ; lg:templatePredicate ex:a ; lg:templateObject \"high\" ] .\n",
+    );
+    assert!(
+        shown.contains("e.test/#r") && shown.contains("whose range is"),
+        "{shown}"
+    );
+}

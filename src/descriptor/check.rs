@@ -390,6 +390,20 @@ fn overlap(a: &Rule, b: &Rule, schema: &Schema) -> bool {
 }
 
 fn conflicts(rules: &[Rule], schema: &Schema, model: &Model, errors: &mut Vec<String>) {
+    // A constant object must fit the emitted property's datatype range.
+    for rule in rules {
+        for (_, p, o) in &rule.emits {
+            let Slot::Const(value) = o else { continue };
+            for d in schema.datatypes_of(p) {
+                if eval(&Constraint::Datatype(d.clone()), value) == Some(false) {
+                    errors.push(format!(
+                        "rule {}: emits {value} as {p}, whose range is {d}",
+                        rule.iri
+                    ));
+                }
+            }
+        }
+    }
     for rule in rules {
         for (s, p, o) in &rule.emits {
             if p.as_str() == RDF_TYPE
