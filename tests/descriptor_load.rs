@@ -22,9 +22,12 @@ fn demo_key() -> NodeKey {
     NodeKey::parse_skey(text.trim()).expect("demo key parses")
 }
 
+/// Loads like the fuzz target does: whatever is accepted must also render (every table walked).
 fn load(bytes: &[u8]) -> Result<(), LoadError> {
     let aligned = AlignedBytes::copy_from(bytes);
-    Descriptor::load(aligned.as_bytes(), None).map(|_| ())
+    let d = Descriptor::load(aligned.as_bytes(), None)?;
+    let _ = ledgraph::descriptor::inspect::dump(&d);
+    Ok(())
 }
 
 /// Replaces the signature with a valid one over the (modified) body, so the structural checks
