@@ -297,9 +297,13 @@ fn chain(
             let mut actions = Vec::new();
             for (ts, tp, to) in &rule.emits {
                 let (ns, no) = (substitute(ts, &s, &o), substitute(to, &s, &o));
+                if ns == Slot::Subject && tp == p && no == Slot::Object {
+                    // The observation itself (an inverse of an inverse): nothing new.
+                    continue;
+                }
                 actions.push(ActionIr::Emit(ns.clone(), tp.clone(), no.clone()));
                 let key = format!("{ns:?} {tp} {no:?} {fired:?}");
-                if seen.insert(key) && !(ns == Slot::Subject && tp == p && no == Slot::Object) {
+                if seen.insert(key) {
                     queue.push((ns, tp.clone(), no, fired.clone(), false));
                 }
             }
@@ -335,4 +339,75 @@ fn chain(
     }
     out.retain(|e| !e.actions.is_empty());
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::descriptor::{check, extract, parse, schema::Schema};
+
+    fn effective(ttl: &str) -> EffectiveRules {
+        let prefixes = "@prefix ex: <https://e.test/#> .\n@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .\n@prefix owl: <http://www.w3.org/2002/07/owl#> .\n";
+        let source = parse::Source {
+            name: "t.ttl".into(),
+            text: format!("{prefixes}{ttl}"),
+        };
+        let parsed = parse::parse(&[source]).expect("parses");
+        let store = extract::load(&parsed.triples).expect("loads");
+        let model = extract::extract(&store).expect("extracts");
+        let schema = Schema::new(&model);
+        let checked = check::check(&model, &schema).expect("checks");
+        effective_rules(&checked, &model, &schema)
+            .expect("lowers")
+            .0
+    }
+
+    fn emits(rules: &EffectiveRules, p: &str) -> Vec<String> {
+        let p = NamedNode::new_unchecked(format!("https://e.test/#{p}"));
+        let mut out: Vec<String> = rules
+            .get(&p)
+            .into_iter()
+            .flatten()
+            .flat_map(|e| &e.actions)
+            .filter_map(|a| match a {
+                ActionIr::Emit(s, p, o) => Some(format!("{s:?} {p} {o:?}")),
+                ActionIr::Alert(..) => None,
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    #[test]
+    fn subproperty_chains_are_closed_at_compile_time() {
+        let rules = effective("ex:a rdfs:subPropertyOf ex:b . ex:b rdfs:subPropertyOf ex:c .\n");
+        assert_eq!(
+            emits(&rules, "a"),
+            [
+                "Subject <https://e.test/#b> Object",
+                "Subject <https://e.test/#c> Object"
+            ]
+        );
+    }
+
+    #[test]
+    fn inverse_and_symmetric_loops_end() {
+        let rules = effective(
+            "ex:p owl:inverseOf ex:q . ex:s a owl:SymmetricProperty ; owl:inverseOf ex:s2 .\n",
+        );
+        assert_eq!(emits(&rules, "p"), ["Object <https://e.test/#q> Subject"]);
+        let s = emits(&rules, "s");
+        assert!(
+            s.contains(&"Object <https://e.test/#s> Subject".to_owned()),
+            "{s:?}"
+        );
+        assert!(
+            s.contains(&"Object <https://e.test/#s2> Subject".to_owned()),
+            "{s:?}"
+        );
+        assert!(
+            s.contains(&"Subject <https://e.test/#s2> Object".to_owned()),
+            "{s:?}"
+        );
+    }
 }
