@@ -123,7 +123,8 @@ pub fn render(f: &Facts<'_>) -> String {
                 String::new()
             }
         );
-        if stats.warm || stats.over_budget {
+        // Over the budget stays hot (the kernel runs it inline) but is flagged on its line.
+        if stats.warm {
             warm.push(line)
         } else {
             hot.push(line)
@@ -181,7 +182,7 @@ pub fn render(f: &Facts<'_>) -> String {
     for l in &hot {
         let _ = writeln!(out, "{l}");
     }
-    let _ = writeln!(out, "warm rules ({}, regex or over budget):", warm.len());
+    let _ = writeln!(out, "warm rules ({}, regex: run by the caller after the kernel):", warm.len());
     for l in &warm {
         let _ = writeln!(out, "{l}");
     }
