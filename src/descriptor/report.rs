@@ -182,7 +182,11 @@ pub fn render(f: &Facts<'_>) -> String {
     for l in &hot {
         let _ = writeln!(out, "{l}");
     }
-    let _ = writeln!(out, "warm rules ({}, regex: run by the caller after the kernel):", warm.len());
+    let _ = writeln!(
+        out,
+        "warm rules ({}, regex: run by the caller after the kernel):",
+        warm.len()
+    );
     for l in &warm {
         let _ = writeln!(out, "{l}");
     }
