@@ -303,10 +303,11 @@ impl State {
 
     /// For predicate `p`: the numbers (and datatype, [`NO_TERM`] for any) its additions are
     /// quiet for, when its summary is a plain numeric interval. For stream generators.
-    pub fn quiet_numbers(&self, p: TermId) -> Option<(f64, f64, TermId)> {
+    /// The last element is the class the subject must assert, or [`NO_TERM`].
+    pub fn quiet_numbers(&self, p: TermId) -> Option<(f64, f64, TermId, TermId)> {
         let q = self.quiet.get(p as usize)?;
         let plain = q.shape == Shape::Numbers;
-        plain.then_some((q.lo, q.hi, q.datatype))
+        plain.then_some((q.lo, q.hi, q.datatype, q.subject_class))
     }
 
     /// Whether `node` is an instance of `class` (subclasses included); false for
