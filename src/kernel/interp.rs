@@ -6,7 +6,9 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::program::{GuardKind, Observation, ProgramView, TermId, node_kind, slot};
+use super::program::{
+    ActionTemplate, GuardKind, Observation, ProgramView, TermId, node_kind, slot,
+};
 use super::{Actions, Deferred, Emitted, Violation};
 
 #[derive(Debug, Clone)]
@@ -256,13 +258,22 @@ impl Interpreter {
                         slot::OBJECT => o.o,
                         _ => id,
                     };
+                    let (s, p, ob) = (pick(s), pick(p), pick(ob));
+                    // A class the subject asserts is not derived again.
+                    let asserted = self.types.get(&s).is_some_and(|c| c.contains(&ob));
+                    if kind == u32::from(ActionTemplate::EMIT)
+                        && Some(p) == self.rdf_type
+                        && asserted
+                    {
+                        continue;
+                    }
                     out.emitted.push(Emitted {
                         obs,
                         rule: rule.index,
                         kind,
-                        s: pick(s),
-                        p: pick(p),
-                        o: pick(ob),
+                        s,
+                        p,
+                        o: ob,
                     });
                 }
             }

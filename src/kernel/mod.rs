@@ -233,9 +233,9 @@ pub fn step(
         ..Receipt::default()
     };
     // The batch is streamed from memory once, in chunks that stay in the L1 cache for a
-    // second, cheap look: first the digest and the quiet test (which does not depend on
-    // classes), then the class changes. The observations that are not quiet are evaluated
-    // after the whole batch, so their guards see the classes of the whole batch.
+    // second, cheap look: first the digest and the quiet test, then the class changes. The
+    // observations that are not quiet are evaluated after the whole batch, so their guards see
+    // the classes of the whole batch.
     let h = *program.header();
     // An id no observation has as predicate when the program has no classes or no rdf:type.
     let rdf_type = if h.class_count > 0 {
@@ -243,24 +243,14 @@ pub fn step(
     } else {
         NO_TERM
     };
-    let mut digest = 0u64;
-    for (c, chunk) in batch.chunks(CHUNK_OBSERVATIONS).enumerate() {
-        let first = c * CHUNK_OBSERVATIONS;
-        for (k, o) in chunk.iter().enumerate() {
-            let i = first + k;
-            digest = fold_observation(digest, o);
-            if !state.quiet(o) {
-                r.dropped += u64::from(!push(&mut out.pending, i as u32));
-            }
-        }
-        for o in chunk {
-            if o.p == rdf_type && o.o < h.class_count {
-                apply_type(program, state, o, &mut r);
-            }
-        }
+    let retracted = scan(program, state, batch, out, &mut r, rdf_type, true);
+    if retracted {
+        // A class was retracted: the quiet tests that relied on a subject's class may be stale
+        // (it can be gone by the end of the batch). Scan again, classes already final, without
+        // them. Rare: class retractions are.
+        out.pending.clear();
+        scan(program, state, batch, out, &mut r, NO_TERM, false);
     }
-    // The final mix spreads the last observation's bits like the others'.
-    r.input_digest = mix(digest);
     let pending = std::mem::take(&mut out.pending);
     for &i in &pending {
         if let Some(o) = batch.get(i as usize) {
@@ -325,6 +315,41 @@ fn exact(
     if d.rule_len != 0 {
         run_rules(program, state, d, i, o, out, r);
     }
+}
+
+/// One pass over the batch: digest, quiet test, and (when `rdf_type` is an id) class changes,
+/// chunk by chunk. Returns whether a class was retracted.
+fn scan(
+    program: &ProgramView<'_>,
+    state: &mut State,
+    batch: &[Observation],
+    out: &mut Actions,
+    r: &mut Receipt,
+    rdf_type: TermId,
+    classes: bool,
+) -> bool {
+    let class_count = program.header().class_count;
+    let mut digest = 0u64;
+    let mut retracted = false;
+    for (c, chunk) in batch.chunks(CHUNK_OBSERVATIONS).enumerate() {
+        let first = c * CHUNK_OBSERVATIONS;
+        for (k, o) in chunk.iter().enumerate() {
+            let i = first + k;
+            digest = fold_observation(digest, o);
+            if !state.quiet(o, classes) {
+                r.dropped += u64::from(!push(&mut out.pending, i as u32));
+            }
+        }
+        for o in chunk {
+            if o.p == rdf_type && o.o < class_count {
+                retracted |= o.op != Observation::ADD;
+                apply_type(program, state, o, r);
+            }
+        }
+    }
+    // The final mix spreads the last observation's bits like the others'.
+    r.input_digest = mix(digest);
+    retracted
 }
 
 /// An `rdf:type` change to a class of the program.
@@ -393,6 +418,10 @@ fn run_rules(
             };
             if a.kind == ActionTemplate::ALERT {
                 r.alerts += 1;
+            } else if e.p == program.header().rdf_type && types.asserts(e.s, e.o) {
+                // The subject asserts the class already: nothing to derive (this is what lets
+                // a reading whose property has an `rdfs:domain` be quiet).
+                continue;
             } else {
                 r.emitted += 1;
             }

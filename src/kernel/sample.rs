@@ -319,6 +319,8 @@ pub struct Telemetry {
     rdf_type: TermId,
     classes: u32,
     predicates: Vec<(TermId, f64, f64, TermId)>,
+    /// Classes the subjects must assert for their readings to be quiet (typing axioms).
+    subject_classes: Vec<TermId>,
 }
 
 impl Telemetry {
@@ -330,9 +332,13 @@ impl Telemetry {
             .find(|(_, t)| *t == xsd("decimal"))
             .map_or(NO_TERM, |(id, _)| id);
         let clip = |x: f64| x.clamp(-1e6, 1e6);
+        let mut subject_classes = Vec::new();
         let predicates: Vec<_> = (0..view.parts().dispatch.len() as TermId)
             .filter_map(|p| {
-                let (lo, hi, dt) = state.quiet_numbers(p)?;
+                let (lo, hi, dt, class) = state.quiet_numbers(p)?;
+                if class != NO_TERM && !subject_classes.contains(&class) {
+                    subject_classes.push(class);
+                }
                 Some((
                     p,
                     clip(lo),
@@ -348,6 +354,7 @@ impl Telemetry {
             rdf_type: h.rdf_type,
             classes: h.class_count,
             predicates,
+            subject_classes,
         })
     }
 
@@ -356,6 +363,28 @@ impl Telemetry {
         self.state ^= self.state << 25;
         self.state ^= self.state >> 27;
         self.state.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// What a plant states once before its sensors stream: every node asserts the classes
+    /// the readings' typing axioms give (so their readings are quiet).
+    pub fn setup(&self) -> Vec<Observation> {
+        let mut out = Vec::new();
+        for n in 0..self.nodes {
+            for &class in &self.subject_classes {
+                out.push(Observation {
+                    s: self.base + n,
+                    p: self.rdf_type,
+                    o: class,
+                    datatype: NO_TERM,
+                    num: f64::NAN,
+                    len: 0,
+                    op: Observation::ADD,
+                    kind: node_kind::IRI,
+                    _pad: [0; 2],
+                });
+            }
+        }
+        out
     }
 
     /// The highest id the stream may produce, plus one.

@@ -38,6 +38,9 @@ pub(super) struct Quiet {
     remove_slow: bool,
     /// Which test [`Quiet::holds`] runs on additions, from the fields above.
     shape: Shape,
+    /// A class the predicate's typing axiom (`rdfs:domain`) gives the subject: quiet only when
+    /// the subject already asserts it (the kernel does not re-emit an asserted class).
+    subject_class: TermId,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,6 +68,7 @@ impl Quiet {
         add_slow: false,
         remove_slow: false,
         shape: Shape::Anything,
+        subject_class: NO_TERM,
     };
 
     /// Whether nothing can happen for `o`. The common shapes (nothing to check, numbers in a
@@ -157,6 +161,15 @@ impl Quiet {
     fn exclude_rule(&mut self, program: &ProgramView<'_>, r: &Rule) {
         let parts = program.parts();
         let guards = &parts.guards[r.guard_start as usize..][..r.guard_len as usize];
+        if let Some(class) = typing_class(program, r) {
+            // Quiet for subjects that already assert the class (one class per predicate).
+            if self.subject_class == NO_TERM || self.subject_class == class {
+                self.subject_class = class;
+            } else {
+                self.add_slow = true;
+            }
+            return;
+        }
         let numeric = guards.iter().find(|g| {
             matches!(
                 g.kind,
@@ -176,6 +189,12 @@ impl Quiet {
         }
     }
 
+    /// Whether `o`'s subject asserts the class the summary needs (always, if none).
+    #[inline(always)]
+    fn subject_ok(&self, state: &State, o: &Observation) -> bool {
+        self.subject_class == NO_TERM || state.asserts(o.s, self.subject_class)
+    }
+
     fn at_least(&mut self, v: f64) {
         self.numeric = true;
         self.lo = self.lo.max(v);
@@ -185,6 +204,23 @@ impl Quiet {
         self.numeric = true;
         self.hi = self.hi.min(v);
     }
+}
+
+/// The class a rule types its subject with, when the rule is a bare typing axiom: no guard,
+/// no subject condition, one action emitting `(?s rdf:type C)`.
+pub(super) fn typing_class(program: &ProgramView<'_>, r: &Rule) -> Option<TermId> {
+    let h = program.header();
+    if r.guard_len != 0 || r.subject_class != NO_TERM || r.action_len != 1 {
+        return None;
+    }
+    let a = program.parts().actions.get(r.action_start as usize)?;
+    let typing = a.kind == super::ActionTemplate::EMIT
+        && a.s_from == super::program::slot::SUBJECT
+        && a.p_from == super::program::slot::CONST
+        && a.p == h.rdf_type
+        && a.o_from == super::program::slot::CONST
+        && a.o < h.class_count;
+    typing.then_some(a.o)
 }
 
 /// The smallest float above `x` (`f64::next_up`, stable only since Rust 1.86).
@@ -241,19 +277,37 @@ impl State {
 
     /// Whether nothing can happen for `o` (a predicate the program does not know included).
     #[inline(always)]
-    pub(super) fn quiet(&self, o: &Observation) -> bool {
-        self.quiet
-            .get(o.p as usize)
-            .unwrap_or(&Quiet::ANYTHING)
-            .holds(o)
+    pub(super) fn quiet(&self, o: &Observation, classes: bool) -> bool {
+        let q = self.quiet.get(o.p as usize).unwrap_or(&Quiet::ANYTHING);
+        // Without `classes` (a batch that retracts classes), a summary that needs one is not
+        // trusted: the class may be gone by the end of the batch.
+        q.holds(o)
+            && (if classes {
+                q.subject_ok(self, o)
+            } else {
+                q.subject_class == NO_TERM
+            })
+    }
+
+    /// Whether `node` asserts `class` itself (not through a subclass).
+    #[inline(always)]
+    pub fn asserts(&self, node: TermId, class: TermId) -> bool {
+        let word = (node as usize)
+            .wrapping_mul(self.words)
+            .wrapping_add(class as usize / 64);
+        match self.asserted.get(word) {
+            Some(w) => (w >> (class % 64)) & 1 == 1,
+            None => false,
+        }
     }
 
     /// For predicate `p`: the numbers (and datatype, [`NO_TERM`] for any) its additions are
     /// quiet for, when its summary is a plain numeric interval. For stream generators.
-    pub fn quiet_numbers(&self, p: TermId) -> Option<(f64, f64, TermId)> {
+    /// The last element is the class the subject must assert, or [`NO_TERM`].
+    pub fn quiet_numbers(&self, p: TermId) -> Option<(f64, f64, TermId, TermId)> {
         let q = self.quiet.get(p as usize)?;
         let plain = q.shape == Shape::Numbers;
-        plain.then_some((q.lo, q.hi, q.datatype))
+        plain.then_some((q.lo, q.hi, q.datatype, q.subject_class))
     }
 
     /// Whether `node` is an instance of `class` (subclasses included); false for
