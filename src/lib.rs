@@ -12,9 +12,11 @@ pub mod bus;
 #[cfg(feature = "server")]
 pub mod cli;
 pub mod demo;
+pub mod descriptor;
 pub mod event;
 #[cfg(feature = "server")]
 pub mod http;
+pub mod kernel;
 pub mod keys;
 pub mod log;
 #[cfg(feature = "server")]

@@ -28,7 +28,7 @@ struct Call {
     method: &'static str,
     uri: String,
     headers: Vec<(&'static str, String)>,
-    body: String,
+    body: Vec<u8>,
 }
 
 impl Call {
@@ -37,11 +37,11 @@ impl Call {
             method,
             uri: uri.into(),
             headers: Vec::new(),
-            body: String::new(),
+            body: Vec::new(),
         }
     }
 
-    fn with_body(mut self, content_type: &str, body: impl Into<String>) -> Self {
+    fn with_body(mut self, content_type: &str, body: impl Into<Vec<u8>>) -> Self {
         self.headers.push(("content-type", content_type.to_owned()));
         self.body = body.into();
         self
@@ -88,6 +88,13 @@ fn valid_request(method: &str, path: &str) -> (Scope, Call) {
                  <http://www.w3.org/ns/shacl#targetClass> <urn:NoInstances> ;\n\
                  <http://www.w3.org/ns/shacl#property> [ <http://www.w3.org/ns/shacl#path> <urn:p> ; <http://www.w3.org/ns/shacl#minCount> 1 ] .\n",
             ),
+        ),
+        ("get", "/v1/descriptors") => (Scope::Read, Call::new("GET", path)),
+        // The same descriptor for every scope: the first activation records it, the others
+        // find it active.
+        ("post", "/v1/descriptors/activate") => (
+            Scope::Admin,
+            Call::new("POST", path).with_body("application/octet-stream", demo_descriptor()),
         ),
         // `limit` ends the stream, so the reply can be read whole.
         ("get", "/v1/subscribe") => (
@@ -161,6 +168,36 @@ fn valid_request(method: &str, path: &str) -> (Scope, Call) {
     }
 }
 
+/// The demo descriptor, compiled once per test binary.
+fn demo_descriptor() -> Vec<u8> {
+    static DEMO: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    DEMO.get_or_init(|| {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let (ontology, shapes) = (root.join("ontology"), root.join("shapes"));
+        ledgraph::descriptor::compile_paths(&[&ontology, &shapes], &common::node_key())
+            .expect("the demo compiles")
+            .bytes
+    })
+    .clone()
+}
+
+/// Waits until the kernel projection has read the whole log (it appends derived transactions
+/// on its own thread).
+async fn kernel_settled(server: &TestServer) {
+    let kernel = &server.state.kernel.applied;
+    for _ in 0..600 {
+        let size = server.log_size();
+        if kernel.load(std::sync::atomic::Ordering::Acquire) >= size {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            if server.log_size() == size {
+                return;
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("the kernel projection did not catch up with the log");
+}
+
 fn token_of(scope: Scope) -> &'static str {
     match scope {
         Scope::Read => READ_TOKEN,
@@ -190,6 +227,9 @@ async fn every_scoped_route_checks_its_token() {
         }
         let (needed, call) = valid_request(method, path);
         let what = format!("{} {}", call.method, call.uri);
+        // With the demo descriptor active, the kernel appends a derived transaction after each
+        // accepted one: let it finish so the log size only moves for this request.
+        kernel_settled(&server).await;
         let before = server.log_size();
 
         let none = call.send(&server, None).await;

@@ -360,7 +360,7 @@ fn broken_shapes_file_is_refused_with_file_line_and_reason() {
 fn repository_shapes_load() {
     let shapes = ledgraph::shapes::Shapes::load(&repo_shapes("")).expect("shapes/ loads");
     let names: Vec<&str> = shapes.sets.iter().map(|s| s.name.as_str()).collect();
-    assert_eq!(names, ["advice", "demo", "events"]);
+    assert_eq!(names, ["advice", "demo", "events", "plant"]);
     assert!(shapes.plan.describes_events);
     assert!(
         shapes.plan.hops >= 2 && shapes.plan.hops <= ledgraph::shapes::analysis::CONTEXT_HOPS_MAX

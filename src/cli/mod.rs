@@ -10,10 +10,13 @@ mod as_of_cmd;
 mod audit_cmd;
 pub mod backup_cmd;
 pub mod client;
+mod compile_cmd;
+mod descriptor_activate;
 mod log_cmd;
 mod migrate_cmd;
 mod queries_cmd;
 mod replay_select_cmd;
+mod receipts_cmd;
 mod serve;
 mod shapes_cmd;
 pub mod store_cmd;
@@ -63,6 +66,14 @@ pub enum Command {
     /// The signed event log.
     #[command(subcommand)]
     Log(log_cmd::LogCommand),
+    /// The kernel's receipts in the local log.
+    #[command(subcommand)]
+    Receipts(receipts_cmd::ReceiptsCommand),
+    /// Compile ontologies, shapes and rules into a signed descriptor for the kernel.
+    Compile(compile_cmd::CompileArgs),
+    /// Compiled descriptors: inspect, verify, diff.
+    #[command(subcommand)]
+    Descriptor(compile_cmd::DescriptorCommand),
     /// Append the demo ontologies to a fresh log, verify it, and prove an event's inclusion.
     Demo,
     /// Serve the SPARQL endpoint, the publish API and the log over HTTP.
@@ -304,6 +315,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Keygen { name, force } => keygen(&data, name.as_deref(), force),
         Command::Log(cmd) => log_cmd::run(&data, cmd),
+        Command::Receipts(cmd) => receipts_cmd::run(&data, cmd),
+        Command::Compile(args) => compile_cmd::compile(&args),
+        Command::Descriptor(cmd) => compile_cmd::run(cmd),
         Command::Demo => log_cmd::demo(&data),
         Command::Serve(args) => serve::run(cli.data, &args),
         Command::Replay {

@@ -175,6 +175,10 @@ pub(super) async fn admit(
     changes: &[(Op, Quad)],
 ) -> Result<Vec<(Op, Quad)>, AppError> {
     let shapes = state.admission.current();
+    if state.descriptors.current().is_some() {
+        wait_for_state(state).await?;
+        super::descriptors::admit(state, changes, state.log.size()).await?;
+    }
     if !shapes.is_active() {
         return Ok(Vec::new());
     }

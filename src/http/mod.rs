@@ -11,6 +11,7 @@
 pub mod admission;
 pub mod as_of;
 pub mod auth;
+mod descriptors;
 mod error;
 mod graph_store;
 mod log_routes;
@@ -107,6 +108,10 @@ pub struct Shared {
     pub bus: Arc<Bus>,
     /// Open `/v1/subscribe` streams per token.
     pub subscriber_counts: Arc<subscribe::SubscriberCounts>,
+    /// The active descriptor, whose guards admit batches before SHACL.
+    pub descriptors: Arc<crate::kernel::registry::Registry>,
+    /// The kernel projection: derived triples and receipts after commit.
+    pub kernel: crate::kernel::follow::Follower,
 }
 
 /// The write gate as a writer holds it: shared, or alone while shapes validate batches.
@@ -140,16 +145,21 @@ impl AppState {
     /// shapes validate batches (validation reads the state), shared otherwise. Shapes only
     /// change under the gate held alone, so the choice stays right while the guard lives.
     pub async fn write_lock(&self) -> WriteGuard<'_> {
-        if self.admission.current().is_active() {
+        if self.validates_batches() {
             WriteGuard::Exclusive(self.write_gate.write().await)
         } else {
             let guard = self.write_gate.read().await;
-            if self.admission.current().is_active() {
+            if self.validates_batches() {
                 drop(guard);
                 return WriteGuard::Exclusive(self.write_gate.write().await);
             }
             WriteGuard::Shared(guard)
         }
+    }
+
+    /// Whether admission reads the state: active shapes or an active descriptor.
+    fn validates_batches(&self) -> bool {
+        self.admission.current().is_active() || self.descriptors.current().is_some()
     }
 
     pub fn is_shutting_down(&self) -> bool {
@@ -171,6 +181,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/events"),
     ("post", "/v1/validate"),
     ("post", "/v1/shapes"),
+    ("get", "/v1/descriptors"),
+    ("post", "/v1/descriptors/activate"),
     ("get", "/v1/subscribe"),
     ("get", "/v1/migrations"),
     ("post", "/v1/migrations/{name}"),
@@ -204,6 +216,8 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/events", post(publish::publish))
         .route("/v1/validate", post(admission::validate))
         .route("/v1/shapes", post(admission::reload))
+        .route("/v1/descriptors", get(descriptors::list))
+        .route("/v1/descriptors/activate", post(descriptors::activate))
         .route("/v1/subscribe", get(subscribe::subscribe))
         .route("/v1/migrations", get(migrations::list))
         .route("/v1/migrations/{name}", post(migrations::apply))

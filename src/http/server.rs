@@ -102,6 +102,8 @@ pub enum ServerError {
     Shapes(#[from] crate::shapes::ShapesError),
     #[error("the store did not catch up with the log within {0} ms to record the shapes")]
     StateWait(u64),
+    #[error("the active descriptor cannot be restored: {0}")]
+    Descriptor(crate::kernel::registry::RegistryError),
 }
 
 /// An opened data directory with its projections running, ready to be served.
@@ -151,8 +153,11 @@ pub fn open(config: &ServerConfig) -> Result<Opened, ServerError> {
     )?;
     record_shapes_digest(&log, &store, &projections, actor, &shapes, config)?;
     let bus = Bus::start(log.reader().clone(), config.bus.clone())?;
+    let log = Arc::new(log);
+    let kernel = crate::kernel::follow::Follower::start(log.clone(), actor);
+    let descriptors = Arc::new(restore_descriptor(&store)?);
     let shared = Shared {
-        log: Arc::new(log),
+        log,
         store,
         projections: Arc::new(projections),
         timing,
@@ -168,6 +173,8 @@ pub fn open(config: &ServerConfig) -> Result<Opened, ServerError> {
         web_dir: config.web_dir.clone(),
         bus: Arc::new(bus),
         subscriber_counts: Arc::default(),
+        descriptors,
+        kernel,
     };
     Ok(Opened {
         state: AppState(Arc::new(shared)),
@@ -198,6 +205,25 @@ fn record_shapes_digest(
         tracing::info!(seq = ack.first_seq, digest = %shapes.digest, "recorded the shapes in force");
     }
     Ok(())
+}
+
+/// The descriptor the log last activated, loaded again (the projections have caught up with
+/// the log in [`record_shapes_digest`]).
+fn restore_descriptor(
+    store: &GraphStore,
+) -> Result<crate::kernel::registry::Registry, ServerError> {
+    use crate::kernel::registry;
+    let registry = registry::Registry::default();
+    let restore = || -> Result<(), registry::RegistryError> {
+        if let Some(digest) = registry::recorded_active(store.oxigraph())? {
+            let bytes = registry::recorded_bytes(store.oxigraph(), &digest)?;
+            registry.replace(Some(Arc::new(registry::load(bytes, None)?)));
+            tracing::info!(%digest, "descriptor restored");
+        }
+        Ok(())
+    };
+    restore().map_err(ServerError::Descriptor)?;
+    Ok(registry)
 }
 
 /// Resolves on SIGTERM or Ctrl-C.

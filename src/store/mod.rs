@@ -75,7 +75,7 @@ pub fn is_reserved_graph(graph: GraphNameRef<'_>) -> bool {
 }
 
 /// Whether clients may not write `graph`: the reserved graphs, and the graphs whose quads
-/// ledgraph appends to the log itself (shapes records, [`MIGRATIONS_GRAPH`]). Publishing,
+/// ledgraph appends to the log itself (shapes records, [`MIGRATIONS_GRAPH`], descriptor activations). Publishing,
 /// SPARQL Update and Graph Store writes refuse them; `CLEAR ALL` leaves them alone.
 pub fn is_maintained_graph(graph: GraphNameRef<'_>) -> bool {
     match graph {
@@ -83,6 +83,7 @@ pub fn is_maintained_graph(graph: GraphNameRef<'_>) -> bool {
             is_reserved_iri(n)
                 || n.as_str() == MIGRATIONS_GRAPH
                 || n.as_str() == SHAPES_RECORDS_GRAPH
+                || n.as_str() == crate::kernel::registry::DESCRIPTORS_GRAPH
         }
         _ => false,
     }
