@@ -443,3 +443,40 @@ fn lower_rule(t: &mut Tables<'_>, e: &Effective) -> Result<Rule, CompileError> {
         op: 0,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::descriptor::{check, extract, lower, parse, schema::Schema};
+
+    #[test]
+    fn classes_come_first_sorted_and_rows_hold_their_superclasses() {
+        let text = "@prefix ex: <https://e.test/#> .\n@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .\n\
+            ex:B rdfs:subClassOf ex:A . ex:C rdfs:subClassOf ex:B . ex:p rdfs:domain ex:C .\n";
+        let source = parse::Source {
+            name: "t.ttl".into(),
+            text: text.into(),
+        };
+        let parsed = parse::parse(&[source]).expect("parses");
+        let model =
+            extract::extract(&extract::load(&parsed.triples).expect("loads")).expect("extracts");
+        let schema = Schema::new(&model);
+        let checked = check::check(&model, &schema).expect("checks");
+        let (effective, _) = lower::effective_rules(&checked, &model, &schema).expect("lowers");
+        let built = super::build(&model, &schema, &checked, &effective).expect("builds");
+        let p = built.program.view().expect("a valid program");
+        let names: Vec<&str> = (0..p.header().class_count)
+            .filter_map(|id| p.term(id))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "<https://e.test/#A>",
+                "<https://e.test/#B>",
+                "<https://e.test/#C>"
+            ]
+        );
+        // Row of C (id 2): C, B and A.
+        assert_eq!(p.parts().class_closure[2], 0b111);
+        assert_eq!(p.parts().class_closure[0], 0b001);
+    }
+}
