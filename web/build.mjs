@@ -21,7 +21,6 @@ await build({
   minify: true,
   target: ["chrome110", "firefox115", "safari16"],
   outdir: assets,
-  loader: { ".rq": "text" },
   legalComments: "linked",
   logLevel: "warning",
 });

@@ -1,12 +1,12 @@
 // The metrics view: ingest rate, commit latency percentiles and projection lag, sampled from
 // the Prometheus text of /metrics while the view is open, and the per-transaction latencies of
-// the metrics query queries/metrics/ingest_latency.rq (bundled from queries/, its one source).
+// the named query metrics/transaction-latency (queries/metrics/transaction-latency.rq, run by the
+// server through GET /v1/queries/…, so the UI never carries a copy of its text).
 
 import { request, errorBox } from "../api.js";
 import { el, clear } from "../dom.js";
 import { lineChart } from "../chart.js";
 import { renderAnswer, ACCEPT } from "../results.js";
-import ingestLatencyQuery from "../../../queries/metrics/ingest_latency.rq";
 
 const SAMPLE_MS = 2000;
 /** Transactions drawn in the per-transaction chart (the newest). */
@@ -127,10 +127,8 @@ export function metricsView(root) {
   runQuery.addEventListener("click", async () => {
     clear(queryBox, el("p", { class: "muted" }, "running…"));
     try {
-      const response = await request("/sparql", {
-        method: "POST",
-        body: new URLSearchParams({ query: ingestLatencyQuery }).toString(),
-        headers: { Accept: ACCEPT, "Content-Type": "application/x-www-form-urlencoded" },
+      const response = await request("/v1/queries/metrics/transaction-latency", {
+        headers: { Accept: ACCEPT },
       });
       const json = await response.json();
       const rows = (json.results?.bindings || []).slice(-TRANSACTIONS_CHARTED_MAX);
