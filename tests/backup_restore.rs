@@ -471,28 +471,10 @@ fn a_running_server_is_migrated_and_backed_up_from_the_command_line() {
     use ledgraph::http::server::{self, ServerConfig};
     let dir = tempfile::tempdir().expect("temp dir");
     let data = dir.path().join("data");
-    let mut config = ServerConfig::new(data.clone());
-    config.bind = "127.0.0.1:0".parse().expect("address");
+    let config = ServerConfig::new(data.clone());
     let opened = server::open(&config).expect("open the server state");
-    let runtime = std::sync::Arc::new(tokio::runtime::Runtime::new().expect("runtime"));
-    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let serving = {
-        let runtime = runtime.clone();
-        std::thread::spawn(move || {
-            runtime.block_on(server::serve(
-                &config,
-                opened,
-                async move {
-                    let _ = stop_rx.await;
-                },
-                move |addr| {
-                    let _ = addr_tx.send(addr);
-                },
-            ))
-        })
-    };
-    let url = format!("http://{}", addr_rx.recv().expect("bound address"));
+    let served = common::served::Served::start(config, opened);
+    let url = served.url.clone();
     let migrations = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
     let migrations = migrations.to_str().expect("utf-8");
 
@@ -530,11 +512,7 @@ fn a_running_server_is_migrated_and_backed_up_from_the_command_line() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let _ = stop_tx.send(());
-    serving
-        .join()
-        .expect("server thread")
-        .expect("server stopped cleanly");
+    served.stop();
 
     let into = dir.path().join("restored");
     let restored =

@@ -24,7 +24,6 @@ fn subscribe_prints_the_matching_events_and_the_servers_reason_for_a_bad_pattern
     let dir = tempfile::tempdir().unwrap();
     let mut config = ServerConfig::new(dir.path().join("data"));
     config.demo_data = false;
-    config.bind = "127.0.0.1:0".parse().unwrap();
     let opened = server::open(&config).unwrap();
     let log = opened.state.log.clone();
     let actor = opened.state.actor;
@@ -44,25 +43,8 @@ fn subscribe_prints_the_matching_events_and_the_servers_reason_for_a_bad_pattern
         .collect();
     log.append(Batch::unsigned(actor, changes)).unwrap();
 
-    let runtime = Arc::new(tokio::runtime::Runtime::new().unwrap());
-    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let serving = {
-        let runtime = runtime.clone();
-        std::thread::spawn(move || {
-            runtime.block_on(server::serve(
-                &config,
-                opened,
-                async move {
-                    let _ = stop_rx.await;
-                },
-                move |addr| {
-                    let _ = addr_tx.send(addr);
-                },
-            ))
-        })
-    };
-    let url = format!("http://{}", addr_rx.recv().unwrap());
+    let served = common::served::Served::start(config, opened);
+    let url = served.url.clone();
 
     let out = ledgraph(&[
         "subscribe",
@@ -117,6 +99,5 @@ fn subscribe_prints_the_matching_events_and_the_servers_reason_for_a_bad_pattern
     );
 
     drop(log);
-    let _ = stop_tx.send(());
-    serving.join().unwrap().unwrap();
+    served.stop();
 }

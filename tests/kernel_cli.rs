@@ -7,7 +7,6 @@ mod common;
 
 use std::path::Path;
 use std::process::{Command, Output};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ledgraph::event::{Batch, Op};
@@ -46,28 +45,10 @@ fn activate_over_http_then_receipts_verify_locally() {
 
     let mut config = ServerConfig::new(data.clone());
     config.demo_data = false;
-    config.bind = "127.0.0.1:0".parse().unwrap();
     let opened = server::open(&config).unwrap();
     let state = opened.state.clone();
-    let runtime = Arc::new(tokio::runtime::Runtime::new().unwrap());
-    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let serving = {
-        let runtime = runtime.clone();
-        std::thread::spawn(move || {
-            runtime.block_on(server::serve(
-                &config,
-                opened,
-                async move {
-                    let _ = stop_rx.await;
-                },
-                move |addr| {
-                    let _ = addr_tx.send(addr);
-                },
-            ))
-        })
-    };
-    let url = format!("http://{}", addr_rx.recv().unwrap());
+    let served = common::served::Served::start(config, opened);
+    let url = served.url.clone();
 
     let out = ledgraph(&[
         "descriptor",
@@ -134,8 +115,7 @@ fn activate_over_http_then_receipts_verify_locally() {
         std::thread::sleep(Duration::from_millis(20));
     }
 
-    let _ = stop_tx.send(());
-    serving.join().unwrap().unwrap();
+    served.stop();
     drop(state);
 
     // The server stopped: the log is read as it was left.

@@ -7,13 +7,12 @@
 //! [`AsOfLimits::unindexed_events_max`]). The time-travel model is `store::as_of`'s; this
 //! module only opens things and prints. `--server` goes through [`super::client`] instead.
 
-use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context;
 
-use super::store_cmd::{QueryFormat, write_results};
+use super::store_cmd::{QueryFormat, print_results};
 use super::{Opened, open_for_reading, progress_bar};
 use crate::log::{Log, LogReader};
 use crate::store::as_of::{AsOfDataset, AsOfLimits, AsOfSpec, resolve};
@@ -40,10 +39,7 @@ pub fn run_query_as_of(
             .on_queryable_dataset(past)
             .execute()
             .context("evaluating the query")?;
-        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-        write_results(results, format, &mut out)?;
-        out.flush()?;
-        Ok(())
+        print_results(results, format)
     })();
     if let Some(log) = writer {
         log.close()?;

@@ -8,7 +8,6 @@
 //! [`super::client::named_query_remote`] instead. Shared with `replay --select`:
 //! [`parse_params`] and [`select_seqs`].
 
-use std::io::Write;
 use std::path::Path;
 
 use anyhow::{Context, bail};
@@ -16,7 +15,7 @@ use oxigraph::sparql::QueryResults;
 use oxrdf::Term;
 
 use super::as_of_cmd;
-use super::store_cmd::{QueryFormat, write_results};
+use super::store_cmd::{QueryFormat, print_results};
 use crate::queries::{Catalog, NamedQuery};
 use crate::store::GraphStore;
 use crate::store::as_of::{AsOfSpec, resolve};
@@ -87,10 +86,7 @@ pub fn run_named_local(
             .on_store(store.oxigraph())
             .execute()
             .context("evaluating the query")?;
-        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-        write_results(results, format, &mut out)?;
-        out.flush()?;
-        Ok(())
+        print_results(results, format)
     })();
     if let Some(log) = writer {
         log.close()?;

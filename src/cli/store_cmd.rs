@@ -120,10 +120,7 @@ fn run_query_on(store: &GraphStore, query: &str, format: QueryFormat) -> anyhow:
         .on_store(store.oxigraph())
         .execute()
         .context("evaluating the query")?;
-    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    write_results(results, format, &mut out)?;
-    out.flush()?;
-    Ok(())
+    print_results(results, format)
 }
 
 /// A store built by `replay`, its event graph brought up to its state from the log of
@@ -176,6 +173,14 @@ fn open_local_store(data: &Path) -> anyhow::Result<GraphStore> {
             Ok(GraphStore::open_read_only(&dir)?)
         }
     }
+}
+
+/// [`write_results`] to standard output, buffered.
+pub fn print_results(results: QueryResults<'_>, format: QueryFormat) -> anyhow::Result<()> {
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    write_results(results, format, &mut out)?;
+    out.flush()?;
+    Ok(())
 }
 
 /// Writes query results: solutions and booleans in `format`; graphs (CONSTRUCT, DESCRIBE)

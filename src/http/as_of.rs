@@ -10,7 +10,6 @@
 //! state (`state_wait_ms`, then 503). This module does not evaluate anything itself.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::http::HeaderValue;
 use axum::http::header::HeaderName;
@@ -50,22 +49,14 @@ pub async fn prepare(state: &AppState, value: &str) -> Result<u64, AppError> {
         .map_err(from_as_of)?;
     let unindexed_max = state.limits.as_of.unindexed_events_max;
     let needed = size.saturating_sub(unindexed_max);
-    if state.projections.events_applied() >= needed {
-        return Ok(size);
-    }
-    let projections = state.projections.clone();
-    let wait = Duration::from_millis(state.limits.state_wait_ms);
-    let caught_up = tokio::task::spawn_blocking(move || projections.wait_events(needed, wait))
-        .await
-        .map_err(AppError::internal)?;
-    if caught_up {
-        Ok(size)
-    } else {
-        Err(AppError::Unavailable(format!(
-            "asOf {size}: the event graph is still indexing the log (at {} of {needed} events needed); retry shortly",
-            state.projections.events_applied()
-        )))
-    }
+    super::catch_up::wait_for(
+        state,
+        super::catch_up::Projection::Events,
+        needed,
+        &format!("asOf {size}: "),
+    )
+    .await?;
+    Ok(size)
 }
 
 /// The state at `size` (call it on a blocking thread: it reads the unindexed tail of the log).

@@ -11,6 +11,7 @@
 pub mod admission;
 pub mod as_of;
 pub mod auth;
+mod catch_up;
 mod descriptors;
 mod error;
 mod graph_store;

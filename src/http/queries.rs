@@ -9,7 +9,7 @@
 //! `state_wait_ms`; not for queries whose header says `# wait: none`), then runs on the store with the query time limit, and its results are
 //! serialized and content-negotiated exactly as `/sparql`'s ([`super::sparql::render`]).
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use axum::Json;
 use axum::extract::{Path, RawQuery, State};
@@ -79,7 +79,8 @@ pub async fn run(
         .bind(&params, log_size, as_of_value.is_some())
         .map_err(from_query_error)?;
     if query.waits_for_event_graph() {
-        wait_for_events(&state, log_size).await?;
+        super::catch_up::wait_for(&state, super::catch_up::Projection::Events, log_size, "")
+            .await?;
     }
 
     let result_format = media::negotiate(&headers, RESULT_FORMATS);
@@ -111,24 +112,4 @@ pub async fn run(
         response.headers_mut().insert(name, value);
     }
     Ok(response)
-}
-
-/// Waits (off the executor) until the event graph holds the first `size` events.
-async fn wait_for_events(state: &AppState, size: u64) -> Result<(), AppError> {
-    if state.projections.events_applied() >= size {
-        return Ok(());
-    }
-    let projections = state.projections.clone();
-    let wait = Duration::from_millis(state.limits.state_wait_ms);
-    let caught_up = tokio::task::spawn_blocking(move || projections.wait_events(size, wait))
-        .await
-        .map_err(AppError::internal)?;
-    if caught_up {
-        Ok(())
-    } else {
-        Err(AppError::Unavailable(format!(
-            "the event graph is still indexing the log (at {} of {size} events); retry shortly",
-            state.projections.events_applied()
-        )))
-    }
 }

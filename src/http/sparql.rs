@@ -496,23 +496,13 @@ async fn run_update(
 /// so far. Reads call it so a client sees its own acknowledged writes; a write computed from
 /// the state calls it while holding the write gate alone, so nothing is appended meanwhile.
 pub async fn wait_for_state(state: &AppState) -> Result<(), AppError> {
-    let size = state.log.size();
-    if state.projections.state_applied() >= size {
-        return Ok(());
-    }
-    let projections = state.projections.clone();
-    let wait = Duration::from_millis(state.limits.state_wait_ms);
-    let caught_up = tokio::task::spawn_blocking(move || projections.wait_state(size, wait))
-        .await
-        .map_err(AppError::internal)?;
-    if caught_up {
-        Ok(())
-    } else {
-        Err(AppError::Unavailable(format!(
-            "the store is still applying the log (at {} of {size} events); retry shortly",
-            state.projections.state_applied()
-        )))
-    }
+    super::catch_up::wait_for(
+        state,
+        super::catch_up::Projection::State,
+        state.log.size(),
+        "",
+    )
+    .await
 }
 
 fn update_error(e: crate::store::UpdateError) -> AppError {

@@ -3,6 +3,7 @@
 
 pub mod cli;
 pub mod http;
+pub mod served;
 pub mod sparql;
 
 use std::path::Path;
