@@ -4,7 +4,6 @@
 mod common;
 
 use std::process::{Command, Output};
-use std::sync::Arc;
 
 use ledgraph::event::{Batch, Op};
 use ledgraph::http::server::{self, ServerConfig};
