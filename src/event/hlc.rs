@@ -64,8 +64,14 @@ impl Hlc {
 
     /// The next time, strictly greater than every earlier one.
     pub fn tick(&mut self, wall_ms: u64) -> u64 {
-        let physical = wall_ms.saturating_mul(1 << COUNTER_BITS);
-        self.last = physical.max(self.last.saturating_add(1));
+        self.tick_at(wall_ms.saturating_mul(1 << COUNTER_BITS))
+    }
+
+    /// The next time given a proposed HLC `time` instead of the wall clock: `time` itself if
+    /// it is later than every earlier one, else the previous time + 1. `tick_at(0)` is a purely
+    /// logical tick (the kernel's derived transactions); a recorded time replays an event.
+    pub fn tick_at(&mut self, time: u64) -> u64 {
+        self.last = time.max(self.last.saturating_add(1));
         self.last
     }
 

@@ -17,7 +17,7 @@ use oxrdf::{GraphName, NamedOrBlankNode};
 
 use super::runner::{Committed, Derived, RECEIPT_PREFIX, RECEIPTS_GRAPH, Runner, is_derived};
 use crate::event::{ActorKey, Batch, Op};
-use crate::log::{Log, LogError, LogReader};
+use crate::log::{Log, LogError, LogReader, Stamp};
 
 /// How long the thread sleeps waiting for the log to grow before checking for a stop.
 const FOLLOW_WAIT_MS: u64 = 200;
@@ -135,7 +135,8 @@ fn follow(
         seq += tx.len() as u64;
         if let Some(derived) = runner.apply(&tx)? {
             if done.insert(derived.first_seq) {
-                log.append(Batch::unsigned(actor, derived.changes))?;
+                // Logical times: the derived events' bytes depend on the log alone.
+                log.append_stamped(Batch::unsigned(actor, derived.changes), Stamp::Logical)?;
             }
         }
         applied.store(seq, Ordering::Release);
@@ -161,14 +162,30 @@ pub fn verify(reader: &LogReader) -> Result<Verification, FollowError> {
     let mut expected: BTreeMap<u64, Derived> = BTreeMap::new();
     let mut v = Verification::default();
     let mut seq = 0;
+    // Time of the event before the current transaction (0 before the first).
+    let mut previous_time = 0;
     while seq < reader.size() {
         let tx = transaction(reader, seq)?;
         seq += tx.len() as u64;
         v.transactions += 1;
+        let before = previous_time;
+        previous_time = tx.last().map_or(previous_time, |c| c.event.time);
         if is_derived(&tx) {
             let Some(first) = receipt_of(&tx) else {
                 continue;
             };
+            // Derived events are stamped with logical ticks (see `Stamp::Logical`).
+            if let Some(c) = tx
+                .iter()
+                .zip(before + 1..)
+                .find_map(|(c, t)| (c.event.time != t).then_some(c))
+            {
+                v.mismatches.push(format!(
+                    "receipt for input {first}: derived event {} has time {}, not the logical tick after the previous event",
+                    c.seq, c.event.time
+                ));
+                continue;
+            }
             let recorded: Vec<(Op, oxrdf::Quad)> = tx
                 .iter()
                 .map(|c| (c.event.op, c.event.quad.clone()))
