@@ -165,4 +165,7 @@ fn activate_over_http_then_receipts_verify_locally() {
         "{}",
         text(&out)
     );
+    // The derived transaction is signed by the node: `log verify` checks that signature.
+    let out = ledgraph(&["--data", data_arg, "log", "verify"]);
+    assert!(out.status.success(), "{}", text(&out));
 }

@@ -35,7 +35,7 @@ fn demo_descriptor() -> Vec<u8> {
 fn open(dir: &Path, clock: Arc<dyn Clock>) -> (Arc<Log>, Follower) {
     let (log, _) = common::open_with_clock(dir, LogConfig::default(), clock);
     let log = Arc::new(log);
-    let follower = Follower::start(log.clone(), node_actor());
+    let follower = Follower::start(log.clone(), common::node_key());
     (log, follower)
 }
 
@@ -187,5 +187,85 @@ fn replaying_the_inputs_into_a_fresh_data_dir_gives_the_same_merkle_root() {
         let v = follow::verify(reader).expect("verify");
         assert!(v.mismatches.is_empty(), "{:?}", v.mismatches);
         assert_eq!(v.receipts_checked, derived);
+    }
+}
+
+#[test]
+fn a_tampered_derived_event_fails_log_verify_and_receipts_verify() {
+    let mut rng = common::Rng::from_env("kernel_determinism_tamper");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (log, mut follower) = open(dir.path(), Arc::new(SystemClock));
+    let active = registry::load(demo_descriptor(), Some("demo")).expect("loads");
+    let store = oxigraph::store::Store::new().expect("store");
+    let changes =
+        registry::activation_changes(&store, &active, 0, 1_000).expect("activation changes");
+    log.append(Batch::unsigned(node_actor(), changes))
+        .expect("activate");
+    let publisher = ActorKey(common::publisher_key().public_key());
+    for k in 0..3 {
+        log.append(Batch::unsigned(publisher, input(&mut rng, k)))
+            .expect("append");
+        settle(&log, &follower);
+    }
+    follower.stop();
+    // The receipt's output digest of the last derived transaction: its payload and hex value.
+    let reader = log.reader().clone();
+    let (target, digest) = (0..reader.size())
+        .rev()
+        .find_map(|seq| {
+            let e = reader.event(seq).ok()?;
+            (e.quad.predicate.as_str() == "https://ledgraph.dev/ns#outputDigest").then(|| {
+                let oxrdf::Term::Literal(l) = &e.quad.object else {
+                    panic!("a literal digest")
+                };
+                (seq, l.value().to_owned())
+            })
+        })
+        .expect("a receipt");
+    let payload = reader.entry(target).expect("payload");
+    drop(reader);
+    assert!(
+        follow::verify(log.reader())
+            .expect("verify")
+            .mismatches
+            .is_empty()
+    );
+    Arc::into_inner(log)
+        .expect("the only handle")
+        .close()
+        .expect("close");
+
+    let verifier = ledgraph::keys::load_verifier(dir.path()).expect("verifier");
+    let options = ledgraph::log::verify::VerifyOptions::default();
+    let report =
+        ledgraph::log::verify::verify_log(dir.path(), &verifier, &options).expect("intact log");
+    assert_eq!(
+        report.signed_batches, 3,
+        "the 3 derived transactions are signed by the node (the inputs are not)"
+    );
+    // Change one hex digit of the digest where the event is stored.
+    let at_in_payload = payload
+        .windows(digest.len())
+        .position(|w| w == digest.as_bytes())
+        .expect("digest in payload");
+    let mut tampered = 0;
+    for file in common::files_under(dir.path()) {
+        let mut bytes = std::fs::read(&file).expect("read");
+        if let Some(at) = bytes.windows(payload.len()).position(|w| w == payload) {
+            let i = at + at_in_payload;
+            bytes[i] = if bytes[i] == b'0' { b'1' } else { b'0' };
+            std::fs::write(&file, &bytes).expect("write");
+            tampered += 1;
+        }
+    }
+    assert_eq!(tampered, 1, "the event is stored once");
+    assert!(
+        ledgraph::log::verify::verify_log(dir.path(), &verifier, &options).is_err(),
+        "log verify detects the tampered derived event"
+    );
+    let reader = ledgraph::log::LogReader::open_read_only(dir.path(), verifier).expect("open");
+    match follow::verify(&reader) {
+        Err(e) => eprintln!("receipts verify refuses: {e}"),
+        Ok(v) => assert!(!v.mismatches.is_empty(), "receipts verify passed: {v:?}"),
     }
 }

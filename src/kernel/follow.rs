@@ -17,6 +17,7 @@ use oxrdf::{GraphName, NamedOrBlankNode};
 
 use super::runner::{Committed, Derived, RECEIPT_PREFIX, RECEIPTS_GRAPH, Runner, is_derived};
 use crate::event::{ActorKey, Batch, Op};
+use crate::keys::NodeKey;
 use crate::log::{Log, LogError, LogReader, Stamp};
 
 /// How long the thread sleeps waiting for the log to grow before checking for a stop.
@@ -73,14 +74,15 @@ pub struct Follower {
 }
 
 impl Follower {
-    pub fn start(log: Arc<Log>, actor: ActorKey) -> Follower {
+    /// Starts following `log`; derived transactions are signed with `key` (the node key).
+    pub fn start(log: Arc<Log>, key: NodeKey) -> Follower {
         let stop = Arc::new(AtomicBool::new(false));
         let applied = Arc::new(AtomicU64::new(0));
         let (s, a) = (stop.clone(), applied.clone());
         let handle = std::thread::Builder::new()
             .name("kernel".into())
             .spawn(move || {
-                if let Err(e) = follow(&log, actor, &s, &a) {
+                if let Err(e) = follow(&log, &key, &s, &a) {
                     tracing::error!(error = %e, "the kernel projection stopped");
                 }
             })
@@ -108,7 +110,7 @@ impl Drop for Follower {
 
 fn follow(
     log: &Log,
-    actor: ActorKey,
+    key: &NodeKey,
     stop: &AtomicBool,
     applied: &AtomicU64,
 ) -> Result<(), FollowError> {
@@ -135,8 +137,12 @@ fn follow(
         seq += tx.len() as u64;
         if let Some(derived) = runner.apply(&tx)? {
             if done.insert(derived.first_seq) {
-                // Logical times: the derived events' bytes depend on the log alone.
-                log.append_stamped(Batch::unsigned(actor, derived.changes), Stamp::Logical)?;
+                // Signed by the node (Ed25519 is deterministic, so a replay signs the same
+                // bytes), with logical times: the derived events' bytes depend on the log alone.
+                let batch =
+                    Batch::signed(ActorKey(key.public_key()), derived.changes, |m| key.sign(m))
+                        .map_err(LogError::from)?;
+                log.append_stamped(batch, Stamp::Logical)?;
             }
         }
         applied.store(seq, Ordering::Release);
@@ -174,6 +180,15 @@ pub fn verify(reader: &LogReader) -> Result<Verification, FollowError> {
             let Some(first) = receipt_of(&tx) else {
                 continue;
             };
+            // Derived transactions are the node's (`log verify` checks their signature).
+            let node = ActorKey(reader.verifier().public_key());
+            if let Some(c) = tx.iter().find(|c| c.event.actor != node) {
+                v.mismatches.push(format!(
+                    "receipt for input {first}: derived event {} is not by the node key",
+                    c.seq
+                ));
+                continue;
+            }
             // Derived events are stamped with logical ticks (see `Stamp::Logical`).
             if let Some(c) = tx
                 .iter()
