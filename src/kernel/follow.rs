@@ -1,6 +1,8 @@
 //! The kernel projection in a server: a thread that follows the log, runs the active
 //! descriptor on each committed transaction ([`Runner`]) and appends what it derived — the
-//! derived triples and the receipt — as one transaction of the node. And the check of a log's
+//! derived triples and the receipt — as one transaction signed by the node key and stamped
+//! with logical times (`Stamp::Logical`), so its bytes depend on the log alone (replaying the
+//! inputs into a fresh data directory gives the same Merkle root). And the check of a log's
 //! receipts ([`verify`]): the same runner over the same log must give every recorded derived
 //! transaction back, byte for byte.
 //!
