@@ -129,4 +129,21 @@ mod tests {
         assert_eq!(millis(a), 1_000);
         assert_eq!(millis(d), 2_000);
     }
+
+    #[test]
+    fn logical_and_recorded_ticks_stay_monotonic() {
+        let mut hlc = Hlc::after(0);
+        let a = hlc.tick(1_000);
+        assert_eq!(
+            hlc.tick_at(0),
+            a + 1,
+            "a logical tick ignores the wall clock"
+        );
+        assert_eq!(hlc.tick_at(a + 10), a + 10, "a later recorded time is kept");
+        assert_eq!(
+            hlc.tick_at(a),
+            a + 11,
+            "an earlier one becomes the next tick"
+        );
+    }
 }
