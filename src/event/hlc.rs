@@ -64,8 +64,14 @@ impl Hlc {
 
     /// The next time, strictly greater than every earlier one.
     pub fn tick(&mut self, wall_ms: u64) -> u64 {
-        let physical = wall_ms.saturating_mul(1 << COUNTER_BITS);
-        self.last = physical.max(self.last.saturating_add(1));
+        self.tick_at(wall_ms.saturating_mul(1 << COUNTER_BITS))
+    }
+
+    /// The next time given a proposed HLC `time` instead of the wall clock: `time` itself if
+    /// it is later than every earlier one, else the previous time + 1. `tick_at(0)` is a purely
+    /// logical tick (the kernel's derived transactions); a recorded time replays an event.
+    pub fn tick_at(&mut self, time: u64) -> u64 {
+        self.last = time.max(self.last.saturating_add(1));
         self.last
     }
 
@@ -122,5 +128,22 @@ mod tests {
         assert!(a < b && b < c && c < d);
         assert_eq!(millis(a), 1_000);
         assert_eq!(millis(d), 2_000);
+    }
+
+    #[test]
+    fn logical_and_recorded_ticks_stay_monotonic() {
+        let mut hlc = Hlc::after(0);
+        let a = hlc.tick(1_000);
+        assert_eq!(
+            hlc.tick_at(0),
+            a + 1,
+            "a logical tick ignores the wall clock"
+        );
+        assert_eq!(hlc.tick_at(a + 10), a + 10, "a later recorded time is kept");
+        assert_eq!(
+            hlc.tick_at(a),
+            a + 11,
+            "an earlier one becomes the next tick"
+        );
     }
 }

@@ -126,6 +126,8 @@ pub fn open(config: &ServerConfig) -> Result<Opened, ServerError> {
         tracing::info!(path = %config.data.display(), "created the node key");
     }
     let actor = ActorKey(key.public_key());
+    // The kernel signs its derived transactions with the node key (the log keeps its own copy).
+    let kernel_key = keys::load_key(&config.data)?;
     let (log, report) = Log::open(&config.data, key, config.log.clone(), Arc::new(SystemClock))?;
     if report.truncated_bytes > 0 {
         tracing::warn!(
@@ -154,7 +156,7 @@ pub fn open(config: &ServerConfig) -> Result<Opened, ServerError> {
     record_shapes_digest(&log, &store, &projections, actor, &shapes, config)?;
     let bus = Bus::start(log.reader().clone(), config.bus.clone())?;
     let log = Arc::new(log);
-    let kernel = crate::kernel::follow::Follower::start(log.clone(), actor);
+    let kernel = crate::kernel::follow::Follower::start(log.clone(), kernel_key);
     let descriptors = Arc::new(restore_descriptor(&store)?);
     let shared = Shared {
         log,

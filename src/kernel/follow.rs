@@ -1,6 +1,8 @@
 //! The kernel projection in a server: a thread that follows the log, runs the active
 //! descriptor on each committed transaction ([`Runner`]) and appends what it derived — the
-//! derived triples and the receipt — as one transaction of the node. And the check of a log's
+//! derived triples and the receipt — as one transaction signed by the node key and stamped
+//! with logical times (`Stamp::Logical`), so its bytes depend on the log alone (replaying the
+//! inputs into a fresh data directory gives the same Merkle root). And the check of a log's
 //! receipts ([`verify`]): the same runner over the same log must give every recorded derived
 //! transaction back, byte for byte.
 //!
@@ -17,7 +19,8 @@ use oxrdf::{GraphName, NamedOrBlankNode};
 
 use super::runner::{Committed, Derived, RECEIPT_PREFIX, RECEIPTS_GRAPH, Runner, is_derived};
 use crate::event::{ActorKey, Batch, Op};
-use crate::log::{Log, LogError, LogReader};
+use crate::keys::NodeKey;
+use crate::log::{Log, LogError, LogReader, Stamp};
 
 /// How long the thread sleeps waiting for the log to grow before checking for a stop.
 const FOLLOW_WAIT_MS: u64 = 200;
@@ -73,14 +76,15 @@ pub struct Follower {
 }
 
 impl Follower {
-    pub fn start(log: Arc<Log>, actor: ActorKey) -> Follower {
+    /// Starts following `log`; derived transactions are signed with `key` (the node key).
+    pub fn start(log: Arc<Log>, key: NodeKey) -> Follower {
         let stop = Arc::new(AtomicBool::new(false));
         let applied = Arc::new(AtomicU64::new(0));
         let (s, a) = (stop.clone(), applied.clone());
         let handle = std::thread::Builder::new()
             .name("kernel".into())
             .spawn(move || {
-                if let Err(e) = follow(&log, actor, &s, &a) {
+                if let Err(e) = follow(&log, &key, &s, &a) {
                     tracing::error!(error = %e, "the kernel projection stopped");
                 }
             })
@@ -108,7 +112,7 @@ impl Drop for Follower {
 
 fn follow(
     log: &Log,
-    actor: ActorKey,
+    key: &NodeKey,
     stop: &AtomicBool,
     applied: &AtomicU64,
 ) -> Result<(), FollowError> {
@@ -135,7 +139,12 @@ fn follow(
         seq += tx.len() as u64;
         if let Some(derived) = runner.apply(&tx)? {
             if done.insert(derived.first_seq) {
-                log.append(Batch::unsigned(actor, derived.changes))?;
+                // Signed by the node (Ed25519 is deterministic, so a replay signs the same
+                // bytes), with logical times: the derived events' bytes depend on the log alone.
+                let batch =
+                    Batch::signed(ActorKey(key.public_key()), derived.changes, |m| key.sign(m))
+                        .map_err(LogError::from)?;
+                log.append_stamped(batch, Stamp::Logical)?;
             }
         }
         applied.store(seq, Ordering::Release);
@@ -161,14 +170,39 @@ pub fn verify(reader: &LogReader) -> Result<Verification, FollowError> {
     let mut expected: BTreeMap<u64, Derived> = BTreeMap::new();
     let mut v = Verification::default();
     let mut seq = 0;
+    // Time of the event before the current transaction (0 before the first).
+    let mut previous_time = 0;
     while seq < reader.size() {
         let tx = transaction(reader, seq)?;
         seq += tx.len() as u64;
         v.transactions += 1;
+        let before = previous_time;
+        previous_time = tx.last().map_or(previous_time, |c| c.event.time);
         if is_derived(&tx) {
             let Some(first) = receipt_of(&tx) else {
                 continue;
             };
+            // Derived transactions are the node's (`log verify` checks their signature).
+            let node = ActorKey(reader.verifier().public_key());
+            if let Some(c) = tx.iter().find(|c| c.event.actor != node) {
+                v.mismatches.push(format!(
+                    "receipt for input {first}: derived event {} is not by the node key",
+                    c.seq
+                ));
+                continue;
+            }
+            // Derived events are stamped with logical ticks (see `Stamp::Logical`).
+            if let Some(c) = tx
+                .iter()
+                .zip(before + 1..)
+                .find_map(|(c, t)| (c.event.time != t).then_some(c))
+            {
+                v.mismatches.push(format!(
+                    "receipt for input {first}: derived event {} has time {}, not the logical tick after the previous event",
+                    c.seq, c.event.time
+                ));
+                continue;
+            }
             let recorded: Vec<(Op, oxrdf::Quad)> = tx
                 .iter()
                 .map(|c| (c.event.op, c.event.quad.clone()))

@@ -38,7 +38,7 @@ use std::sync::Arc;
 pub use checkpoint::SignedCheckpoint;
 pub use open::{Log, QueueFull, RecoveryReport};
 pub use reader::LogReader;
-pub use writer::Reply;
+pub use writer::{Reply, Stamp};
 
 use crate::event::EventError;
 use crate::keys::KeyError;

@@ -29,7 +29,7 @@ use super::segment::{
     read_header, segment_path, sync_dir,
 };
 use super::sync::{Signer, Syncer};
-use super::writer::{Committer, Job, Poison, Reply, check_commit, prepare};
+use super::writer::{Committer, Job, Poison, Reply, Stamp, check_commit, prepare};
 use super::{Ack, LogConfig, LogError, log_dir};
 use crate::event::Batch;
 use crate::event::hlc::{Clock, Hlc};
@@ -214,6 +214,22 @@ impl Log {
         let done = Arc::new(Completion::default());
         let signal = done.clone();
         self.append_with(batch, Box::new(move |result| signal.complete(result)));
+        done.wait()
+    }
+
+    /// Appends one batch stamped as `stamp` says (see [`Stamp`]) and waits like [`Log::append`].
+    pub fn append_stamped(&self, batch: Batch, stamp: Stamp) -> Result<Ack, LogError> {
+        if let Some(reason) = self.poison.get() {
+            return Err(LogError::Poisoned(reason));
+        }
+        let mut prepared = prepare(batch, &self.config)?;
+        prepared.stamp = stamp;
+        let done = Arc::new(Completion::default());
+        let signal = done.clone();
+        let reply: Reply = Box::new(move |result| signal.complete(result));
+        if let Err(job) = self.jobs.push(Job { prepared, reply }) {
+            (job.reply)(Err(LogError::Closed));
+        }
         done.wait()
     }
 

@@ -8,6 +8,7 @@
 
 use std::collections::VecDeque;
 use std::sync::{Condvar, Mutex, MutexGuard};
+use std::time::Duration;
 
 /// A bounded multi-producer, single-consumer queue whose consumer takes everything waiting.
 #[derive(Debug)]
@@ -104,6 +105,34 @@ impl<T> Queue<T> {
             self.not_full.notify_all();
         }
         Some(batch)
+    }
+
+    /// Like [`Queue::pop_batch`], but gives up after `timeout` (or a spurious wake-up) with
+    /// an empty batch, so the consumer can do its idle work.
+    pub fn pop_batch_within(
+        &self,
+        timeout: Duration,
+        take: impl FnMut(&T) -> bool,
+    ) -> Option<Vec<T>> {
+        {
+            let mut state = self.lock();
+            if state.items.is_empty() {
+                if state.closed {
+                    return None;
+                }
+                state.consumer_asleep = true;
+                state = self
+                    .not_empty
+                    .wait_timeout(state, timeout)
+                    .map(|(s, _)| s)
+                    .unwrap_or_else(|p| p.into_inner().0);
+                state.consumer_asleep = false;
+                if state.items.is_empty() {
+                    return if state.closed { None } else { Some(Vec::new()) };
+                }
+            }
+        }
+        self.pop_batch(take)
     }
 
     /// No more pushes; the consumer drains what is left, then sees `None`.

@@ -10,6 +10,7 @@
 use std::fs::File;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use super::checkpoint::{Checkpoint, SignedCheckpoint};
 use super::checkpoint_store::CheckpointStore;
@@ -130,10 +131,36 @@ pub(crate) struct Signer {
 
 impl Signer {
     pub fn run(mut self, durable: Arc<Queue<Durable>>) -> Result<(), LogError> {
-        while let Some(batch) = durable.pop_batch(|_| true) {
-            self.acknowledge(batch);
+        // Idle for an interval: store the latest checkpoint if it is not yet, so a read-only
+        // reader in another process (`open_read_only`, e.g. `receipts verify` against a
+        // running server) sees the last commits within about one interval instead of only at
+        // the next commit or on close.
+        let idle = Duration::from_millis(self.config.checkpoint_store_interval_ms.max(1));
+        while let Some(batch) = durable.pop_batch_within(idle, |_| true) {
+            if batch.is_empty() {
+                self.store_latest_when_idle();
+            } else {
+                self.acknowledge(batch);
+            }
         }
         self.finish()
+    }
+
+    fn store_latest_when_idle(&mut self) {
+        if self.poison.get().is_some() {
+            return;
+        }
+        let latest = self.reader.checkpoint();
+        if latest.checkpoint.size == self.stored_size {
+            return;
+        }
+        match self.store.append(&latest.note) {
+            Ok(()) => {
+                self.stored_size = latest.checkpoint.size;
+                self.stored_at_ms = self.clock.now_ms();
+            }
+            Err(e) => self.poison.set(e.to_string()),
+        }
     }
 
     fn acknowledge(&mut self, batch: Vec<Durable>) {

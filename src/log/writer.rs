@@ -31,8 +31,24 @@ use crate::event::{ActorKey, Batch, Event};
 /// What an appender waits on.
 pub type Reply = Box<dyn FnOnce(Result<Ack, LogError>) + Send>;
 
+/// How the committer stamps the events of a batch (always through the HLC, so times stay
+/// strictly increasing in log order).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Stamp {
+    /// The wall clock: what publishers get.
+    #[default]
+    Wall,
+    /// Logical ticks only (previous time + 1 per event): times that depend on the log alone,
+    /// so the kernel's derived transactions are reproduced byte for byte by a replay.
+    Logical,
+    /// Recorded times, one per event (a replay of another log's transaction); an event whose
+    /// recorded time is not after the log's last one gets the previous time + 1.
+    Recorded(Vec<u64>),
+}
+
 /// A batch encoded by its appender, waiting for times and sequence numbers.
 pub(crate) struct Prepared {
+    pub stamp: Stamp,
     signature: Option<[u8; 64]>,
     /// Canonical events back to back, each with time 0 (the committer fills it in).
     encoded: Vec<u8>,
@@ -86,6 +102,7 @@ pub(crate) fn prepare(batch: Batch, config: &LogConfig) -> Result<Prepared, LogE
         }
     }
     Ok(Prepared {
+        stamp: Stamp::Wall,
         signature: batch.signature.map(|s| s.0),
         encoded,
         lens,
@@ -265,12 +282,16 @@ impl Committer {
         let first = self.next_seq;
         let mut at = 0usize;
         let wall_ms = self.clock.now_ms();
-        for &len in &prepared.lens {
+        for (i, &len) in prepared.lens.iter().enumerate() {
             let event = &prepared.encoded[at..at + len as usize];
             at += len as usize;
             let start = begin_record(&mut self.buf, KIND_EVENT);
             self.buf.extend_from_slice(event);
-            let time = self.hlc.tick(wall_ms);
+            let time = match &prepared.stamp {
+                Stamp::Wall => self.hlc.tick(wall_ms),
+                Stamp::Logical => self.hlc.tick_at(0),
+                Stamp::Recorded(times) => self.hlc.tick_at(times.get(i).copied().unwrap_or(0)),
+            };
             let time_at = start + RECORD_HEADER_BYTES + TIME_OFFSET;
             self.buf[time_at..time_at + 8].copy_from_slice(&time.to_be_bytes());
             finish_record(&mut self.buf, start);
