@@ -198,6 +198,14 @@ impl Registry {
     }
 }
 
+/// A message as people read it: the descriptor stores the literal's N-Triples text.
+fn message_text(term: &str) -> String {
+    match <Term as std::str::FromStr>::from_str(term) {
+        Ok(Term::Literal(l)) => l.value().to_owned(),
+        _ => term.to_owned(),
+    }
+}
+
 fn graph() -> NamedNode {
     NamedNode::new_unchecked(DESCRIPTORS_GRAPH)
 }
@@ -429,10 +437,10 @@ pub fn load(bytes: Vec<u8>, name: Option<&str>) -> Result<Active, RegistryError>
         report: d.report().to_owned(),
     };
     let messages = (0..view.parts().guards.len() as u32)
-        .map(|i| d.guard_message(i).map(str::to_owned))
+        .map(|i| d.guard_message(i).map(message_text))
         .collect();
     let alert_messages = (0..view.parts().actions.len() as u32)
-        .map(|i| d.alert_message(i).map(str::to_owned))
+        .map(|i| d.alert_message(i).map(message_text))
         .collect();
     let mut active = Active::new(info, Program::from_view(&view), messages, bytes)?;
     active.alert_messages = alert_messages;

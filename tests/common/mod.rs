@@ -4,6 +4,7 @@
 pub mod cli;
 pub mod http;
 pub mod sparql;
+pub mod sse;
 
 use std::path::Path;
 use std::sync::Arc;
