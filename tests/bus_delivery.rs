@@ -315,14 +315,51 @@ fn the_last_event_of_each_transaction_is_marked() {
 }
 
 #[test]
-fn alert_topics_are_refused_until_alerts_exist() {
+fn a_topic_subscription_gets_the_alert_records_of_its_topic_only_live_and_from_the_log() {
+    use ledgraph::kernel::alerts;
     let dir = tempfile::tempdir().unwrap();
     let (log, _) = open(dir.path(), LogConfig::default());
+    let actor = ActorKey(node_key().public_key());
     let bus = Bus::start(log.reader().clone(), BusConfig::default()).unwrap();
-    let err = bus
-        .subscribe(Pattern::Topic("shacl".into()), Start::Now)
-        .unwrap_err();
-    assert!(matches!(err, BusError::TopicUnsupported), "{err}");
+    let mut live = bus
+        .subscribe(Pattern::Topic("plant/alarms".into()), Start::Now)
+        .unwrap();
+    assert_eq!(live.topic(), Some("plant/alarms"));
+    let s: Term = iri("pump").into();
+    let o: Term = Literal::new_simple_literal("hot").into();
+    let record = |seq, topic| alerts::quads(seq, 0, topic, Some("m"), &s, &o, None);
+    // A look-alike topic triple in the default graph is not an alert.
+    let spoof = Quad::new(
+        iri("x"),
+        NamedNode::new_unchecked(alerts::TOPIC),
+        Literal::new_simple_literal("plant/alarms"),
+        GraphName::DefaultGraph,
+    );
+    let mut changes = vec![(Op::Add, spoof)];
+    changes.extend(record(0, "plant/alarms").into_iter().map(|q| (Op::Add, q)));
+    changes.extend(record(0, "plant/other").into_iter().map(|q| (Op::Add, q)));
+    changes.extend(record(1, "plant/alarms").into_iter().map(|q| (Op::Add, q)));
+    let per = record(0, "t").len() as u64;
+    log.append(Batch::unsigned(actor, changes)).unwrap();
+    let expected = [per, 3 * per];
+    let mut past = bus
+        .subscribe(Pattern::Topic("plant/alarms".into()), Start::Seq(0))
+        .unwrap();
+    for sub in [&mut live, &mut past] {
+        for &seq in &expected {
+            let item = sub.recv_timeout(WAIT).unwrap().expect("an alert");
+            assert_eq!(item.seq, seq);
+            let alert = sub.alert(&item).unwrap();
+            assert_eq!(alert.topic, "plant/alarms");
+            assert_eq!(alert.message.as_deref(), Some("m"));
+            assert_eq!(alert.subject.as_ref(), Some(&s));
+        }
+        assert!(
+            sub.recv_timeout(Duration::from_millis(300))
+                .unwrap()
+                .is_none()
+        );
+    }
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! `ledgraph subscribe` against a real server on a local port: it prints one line per matching
-//! event, in log order, and shows the server's 400 reason for a bad pattern.
+//! event, in log order, one line per alert of a topic, and shows the server's 400 reason for a
+//! bad pattern.
 
 mod common;
 
@@ -7,6 +8,7 @@ use std::process::{Command, Output};
 
 use ledgraph::event::{Batch, Op};
 use ledgraph::http::server::{self, ServerConfig};
+use ledgraph::kernel::alerts;
 use oxrdf::{GraphName, Literal, NamedNode, Quad};
 
 fn ledgraph(args: &[&str]) -> Output {
@@ -41,6 +43,18 @@ fn subscribe_prints_the_matching_events_and_the_servers_reason_for_a_bad_pattern
         })
         .collect();
     log.append(Batch::unsigned(actor, changes)).unwrap();
+    // Two alert records as the kernel writes them (6 triples each: positions 6..12, 12..18).
+    let (s, o) = (
+        NamedNode::new_unchecked("https://example.org/pump").into(),
+        Literal::new_simple_literal("hot").into(),
+    );
+    let alerts = ["plant/other", "plant/alarms"]
+        .iter()
+        .enumerate()
+        .flat_map(|(k, topic)| alerts::quads(0, k as u64, topic, Some("too hot"), &s, &o, None))
+        .map(|q| (Op::Add, q))
+        .collect();
+    log.append(Batch::unsigned(actor, alerts)).unwrap();
 
     let served = common::served::Served::start(config, opened);
     let url = served.url.clone();
@@ -88,6 +102,29 @@ fn subscribe_prints_the_matching_events_and_the_servers_reason_for_a_bad_pattern
         String::from_utf8_lossy(&out.stdout),
         "A <https://example.org/s1> <https://example.org/q> \"v1\" .\n"
     );
+
+    let out = ledgraph(&[
+        "subscribe",
+        "--server",
+        &url,
+        "--topic",
+        "plant/alarms",
+        "--from",
+        "0",
+        "--limit",
+        "1",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let alert: serde_json::Value =
+        serde_json::from_str(String::from_utf8_lossy(&out.stdout).trim()).unwrap();
+    assert_eq!(alert["topic"], "plant/alarms");
+    assert_eq!(alert["message"], "too hot");
+    assert_eq!(alert["subject"], "<https://example.org/pump>");
+    assert_eq!(alert["seq"], 17);
 
     let out = ledgraph(&["subscribe", "--server", &url, "--op", "upsert"]);
     assert!(!out.status.success());

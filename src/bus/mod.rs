@@ -11,8 +11,13 @@
 //! ([`BusConfig::subscriber_buffer_events_max`]) is full is switched to reading the log
 //! itself and rejoins the live stream when it has caught up.
 //!
-//! The bus does not persist subscriptions, authenticate, or know about HTTP; it does not filter
-//! by graph name; and it has no alert topics yet ([`Pattern::Topic`] is refused).
+//! Alert topics ([`Pattern::Topic`]) are indexed by topic: the kernel records each alert in
+//! the log ([`crate::kernel::alerts`]), and a topic subscriber receives the record's `lg:topic`
+//! triple (in the alerts graph only, so a published look-alike triple does not match);
+//! [`Subscription::alert`] reads the rest of the record.
+//!
+//! The bus does not persist subscriptions, authenticate, or know about HTTP; and it does not
+//! filter triple patterns by graph name.
 
 mod pattern;
 mod source;
@@ -24,7 +29,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use oxrdf::{NamedNode, NamedOrBlankNode, Quad};
+use oxrdf::{NamedNode, NamedOrBlankNode, Quad, Term};
 
 use crate::event::Op;
 use crate::log::{LogError, LogReader};
@@ -81,8 +86,6 @@ pub enum BusError {
     /// The bus stopped (shut down, or its feeder failed: the reason says which).
     #[error("the bus is closed: {0}")]
     Closed(String),
-    #[error("alert topics are not supported yet")]
-    TopicUnsupported,
 }
 
 impl BusError {
@@ -101,6 +104,8 @@ struct Registry {
     slots: HashMap<u64, Arc<SubscriberSlot>>,
     by_predicate: HashMap<NamedNode, Vec<Entry>>,
     by_subject: HashMap<NamedOrBlankNode, Vec<Entry>>,
+    /// Topic subscribers, by the topic literal.
+    by_topic: HashMap<Term, Vec<Entry>>,
     wildcard: Vec<Entry>,
     next_id: u64,
 }
@@ -110,6 +115,11 @@ impl Registry {
         let id = self.next_id;
         self.next_id += 1;
         let entry = (id, slot.clone());
+        if let Some(topic) = &slot.topic {
+            self.by_topic.entry(topic.clone()).or_default().push(entry);
+            self.slots.insert(id, slot);
+            return id;
+        }
         match (&slot.pattern.predicate, &slot.pattern.subject) {
             (Some(p), _) => self.by_predicate.entry(p.clone()).or_default().push(entry),
             (None, Some(s)) => self.by_subject.entry(s.clone()).or_default().push(entry),
@@ -131,6 +141,10 @@ impl Registry {
                 }
             }
         }
+        if let Some(topic) = &slot.topic {
+            drop_id(&mut self.by_topic, topic, id);
+            return;
+        }
         match (&slot.pattern.predicate, &slot.pattern.subject) {
             (Some(p), _) => drop_id(&mut self.by_predicate, p, id),
             (None, Some(s)) => drop_id(&mut self.by_subject, s, id),
@@ -148,12 +162,16 @@ impl Registry {
             let by_subject = (!self.by_subject.is_empty())
                 .then(|| self.by_subject.get(&item.quad.subject))
                 .flatten();
-            for entries in [by_predicate, by_subject, Some(&self.wildcard)]
+            let by_topic = (!self.by_topic.is_empty()
+                && crate::kernel::alerts::is_topic_triple(&item.quad))
+            .then(|| self.by_topic.get(&item.quad.object))
+            .flatten();
+            for entries in [by_predicate, by_subject, by_topic, Some(&self.wildcard)]
                 .into_iter()
                 .flatten()
             {
                 for (id, slot) in entries {
-                    if slot.pattern.matches(item.op, &item.quad) {
+                    if slot.matches(item.op, &item.quad) {
                         matches.add(*id, slot, item);
                     }
                 }
@@ -284,9 +302,18 @@ impl Bus {
 
     /// Subscribes to the events matching `pattern` from `start` on.
     pub fn subscribe(&self, pattern: Pattern, start: Start) -> Result<Subscription, BusError> {
-        let pattern = match pattern {
-            Pattern::Triple(p) => p,
-            Pattern::Topic(_) => return Err(BusError::TopicUnsupported),
+        let (pattern, topic) = match pattern {
+            Pattern::Triple(p) => (p, None),
+            Pattern::Topic(name) => {
+                let topic = Term::from(oxrdf::Literal::new_simple_literal(name));
+                let pattern = TriplePattern {
+                    predicate: Some(NamedNode::new_unchecked(crate::kernel::alerts::TOPIC)),
+                    object: Some(topic.clone()),
+                    op: Some(Op::Add),
+                    subject: None,
+                };
+                (pattern, Some(topic))
+            }
         };
         if let Some(reason) = self.failure() {
             return Err(BusError::Closed(reason));
@@ -303,6 +330,7 @@ impl Bus {
         let done = self.inner.feeder_done.load(Ordering::Acquire);
         let slot = Arc::new(SubscriberSlot::new(
             pattern,
+            topic,
             start,
             start == done,
             self.inner.config.subscriber_buffer_events_max,

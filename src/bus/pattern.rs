@@ -1,9 +1,9 @@
 //! What a subscriber asks for: a triple pattern over committed events, and where to start.
 //!
 //! A pattern fixes any of subject, predicate, object and op; an absent part matches anything.
-//! It does not look at the graph name, and it has no alert topics yet (the kernel's alerts
-//! do not exist; [`Pattern::Topic`] is reserved for them and is refused by
-//! [`crate::bus::Bus::subscribe`]).
+//! It does not look at the graph name. A [`Pattern::Topic`] asks for the kernel's alerts of one
+//! topic instead: the `lg:topic` triples of alert records in the alerts graph
+//! ([`crate::kernel::alerts`]), one per alert.
 
 use oxrdf::{NamedNode, NamedOrBlankNode, Quad, Term};
 
@@ -15,7 +15,8 @@ use crate::event::Op;
 pub enum Pattern {
     /// Committed events whose op and triple match.
     Triple(TriplePattern),
-    /// An alert topic (reserved: the bus has no alerts yet and refuses it).
+    /// The alerts of one topic: the `lg:topic` triple of each alert record
+    /// ([`crate::kernel::alerts`]) whose topic is this string.
     Topic(String),
 }
 

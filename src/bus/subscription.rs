@@ -18,7 +18,11 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use oxrdf::{Quad, Term};
+
 use super::{BusError, BusItem, Inner, TriplePattern};
+use crate::event::Op;
+use crate::kernel::alerts::{self, Alert};
 
 /// Live (buffered by the feeder) or catching up from the log.
 #[derive(Debug)]
@@ -46,13 +50,21 @@ struct State {
 #[derive(Debug)]
 pub(super) struct SubscriberSlot {
     pub(super) pattern: TriplePattern,
+    /// For a topic subscription, the topic literal: only alert records' `lg:topic` triples match.
+    pub(super) topic: Option<Term>,
     state: Mutex<State>,
     ready: Condvar,
     buffer_events_max: usize,
 }
 
 impl SubscriberSlot {
-    pub(super) fn new(pattern: TriplePattern, start: u64, live: bool, max: usize) -> Self {
+    pub(super) fn new(
+        pattern: TriplePattern,
+        topic: Option<Term>,
+        start: u64,
+        live: bool,
+        max: usize,
+    ) -> Self {
         let mode = if live {
             Mode::Live
         } else {
@@ -63,6 +75,7 @@ impl SubscriberSlot {
         };
         SubscriberSlot {
             pattern,
+            topic,
             state: Mutex::new(State {
                 mode,
                 buffer: VecDeque::new(),
@@ -72,6 +85,11 @@ impl SubscriberSlot {
             ready: Condvar::new(),
             buffer_events_max: max.max(1),
         }
+    }
+
+    pub(super) fn matches(&self, op: Op, quad: &Quad) -> bool {
+        self.pattern.matches(op, quad)
+            && (self.topic.is_none() || crate::kernel::alerts::is_topic_triple(quad))
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -184,6 +202,23 @@ impl Subscription {
     /// The pattern this subscription filters by.
     pub fn pattern(&self) -> &TriplePattern {
         &self.slot.pattern
+    }
+
+    /// The alert topic this subscription follows, if it is a topic subscription.
+    pub fn topic(&self) -> Option<&str> {
+        match &self.slot.topic {
+            Some(Term::Literal(l)) => Some(l.value()),
+            _ => None,
+        }
+    }
+
+    /// The alert whose `lg:topic` triple `item` is (what a topic subscription receives), read
+    /// from the record's triples just before it in the log.
+    pub fn alert(&self, item: &BusItem) -> Result<Alert, BusError> {
+        let alert = alerts::read(item.seq, &item.quad, |seq| {
+            self.inner.source.item(seq).map(|i| i.quad.clone())
+        })?;
+        Ok(alert)
     }
 
     /// The next matching event in log order, waiting up to `timeout`; `Ok(None)` on timeout.
@@ -301,7 +336,7 @@ impl Subscription {
     fn read_log(&mut self, from: u64, to: u64) -> Result<(), BusError> {
         for seq in from..to {
             let item = self.inner.source.item(seq)?;
-            if self.slot.pattern.matches(item.op, &item.quad) {
+            if self.slot.matches(item.op, &item.quad) {
                 self.pending.push_back(item);
             }
         }

@@ -166,7 +166,7 @@ pub enum Command {
     #[command(subcommand)]
     Audit(audit_cmd::AuditCommand),
     /// Print a server's committed events matching a pattern as they commit (GET /v1/subscribe):
-    /// one JSON object (or RDF Patch row) per line.
+    /// one JSON object (or RDF Patch row) per line; with --topic, the kernel's alerts of a topic.
     Subscribe {
         /// The server, e.g. http://localhost:7878.
         #[arg(long, env = "LEDGRAPH_SERVER")]
@@ -183,6 +183,10 @@ pub enum Command {
         /// add or remove.
         #[arg(long)]
         op: Option<String>,
+        /// An alert topic (e.g. plant/alarms): print the kernel's alerts of it, one JSON object
+        /// per line, instead of events.
+        #[arg(long, conflicts_with_all = ["subject", "predicate", "object", "op", "rdf_patch"])]
+        topic: Option<String>,
         /// Start at this log position (default: only events committed from now on).
         #[arg(long)]
         from: Option<u64>,
@@ -354,6 +358,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             predicate,
             object,
             op,
+            topic,
             from,
             limit,
             rdf_patch,
@@ -364,6 +369,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 predicate,
                 object,
                 op,
+                topic,
                 from,
                 limit,
                 rdf_patch,

@@ -1,5 +1,6 @@
 //! `ledgraph subscribe`: follow a server's `/v1/subscribe` event stream and print one line per
-//! committed event (the JSON payload, or the RDF Patch row) as it arrives.
+//! committed event (the JSON payload, or the RDF Patch row) as it arrives — or, with a topic,
+//! one JSON line per alert of that topic.
 //!
 //! The server checks the pattern; the client only passes it on and reads the Server-Sent
 //! Events. It does not reconnect by itself: on a dropped connection it reports the last
@@ -21,6 +22,8 @@ pub struct SubscribeArgs {
     pub predicate: Option<String>,
     pub object: Option<String>,
     pub op: Option<String>,
+    /// An alert topic instead of a pattern.
+    pub topic: Option<String>,
     pub from: Option<u64>,
     pub limit: Option<u64>,
     pub rdf_patch: bool,
@@ -34,6 +37,7 @@ pub fn run(server: &str, token: Option<&str>, args: &SubscribeArgs) -> anyhow::R
         ("p", &args.predicate),
         ("o", &args.object),
         ("op", &args.op),
+        ("topic", &args.topic),
     ] {
         if let Some(v) = value {
             query.push((key, v.clone()));

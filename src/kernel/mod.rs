@@ -23,6 +23,7 @@
 
 #[cfg(feature = "server")]
 pub mod admit;
+pub mod alerts;
 pub mod builder;
 pub mod events;
 #[cfg(feature = "server")]

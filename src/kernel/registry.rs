@@ -101,6 +101,8 @@ pub struct Active {
     pub interner: Interner,
     /// Message of guard `i`, when the shapes gave one.
     pub guard_messages: Vec<Option<String>>,
+    /// Message of action `i`, when it is an alert with one.
+    pub alert_messages: Vec<Option<String>>,
     /// `warm[i]` compiled; `None` when the pattern is not a regex this engine accepts (the
     /// check then fails closed: the value is refused).
     warm: Vec<Option<regex::Regex>>,
@@ -149,6 +151,7 @@ impl Active {
             program,
             interner,
             guard_messages,
+            alert_messages: Vec::new(),
             warm,
             bytes,
         })
@@ -192,6 +195,14 @@ impl Registry {
             Ok(mut g) => *g = active,
             Err(poisoned) => *poisoned.into_inner() = active,
         }
+    }
+}
+
+/// A message as people read it: the descriptor stores the literal's N-Triples text.
+fn message_text(term: &str) -> String {
+    match <Term as std::str::FromStr>::from_str(term) {
+        Ok(Term::Literal(l)) => l.value().to_owned(),
+        _ => term.to_owned(),
     }
 }
 
@@ -426,7 +437,12 @@ pub fn load(bytes: Vec<u8>, name: Option<&str>) -> Result<Active, RegistryError>
         report: d.report().to_owned(),
     };
     let messages = (0..view.parts().guards.len() as u32)
-        .map(|i| d.guard_message(i).map(str::to_owned))
+        .map(|i| d.guard_message(i).map(message_text))
         .collect();
-    Active::new(info, Program::from_view(&view), messages, bytes)
+    let alert_messages = (0..view.parts().actions.len() as u32)
+        .map(|i| d.alert_message(i).map(message_text))
+        .collect();
+    let mut active = Active::new(info, Program::from_view(&view), messages, bytes)?;
+    active.alert_messages = alert_messages;
+    Ok(active)
 }

@@ -142,6 +142,16 @@ impl Runner {
             output.update(format!("{quad} .\n").as_bytes());
             changes.push((Op::Add, quad));
         }
+        // Alert records (kernel::alerts) follow the receipt; the output digest covers them.
+        let inputs: Vec<u64> = events
+            .iter()
+            .filter(|c| c.event.quad.graph_name.is_default_graph())
+            .map(|c| c.seq)
+            .collect();
+        let alerts = super::alerts::of_step(active, interner, &out.emitted, &inputs);
+        for quad in &alerts {
+            output.update(format!("{quad} .\n").as_bytes());
+        }
         let first_seq = events[0].seq;
         let mut input = Sha256::new();
         for c in events {
@@ -157,6 +167,7 @@ impl Runner {
             changes.len() as u64,
         );
         changes.extend(receipt_quads.into_iter().map(|q| (Op::Add, q)));
+        changes.extend(alerts.into_iter().map(|q| (Op::Add, q)));
         Ok(Some(Derived {
             first_seq,
             changes,

@@ -75,7 +75,8 @@ pub fn is_reserved_graph(graph: GraphNameRef<'_>) -> bool {
 }
 
 /// Whether clients may not write `graph`: the reserved graphs, and the graphs whose quads
-/// ledgraph appends to the log itself (shapes records, [`MIGRATIONS_GRAPH`], descriptor activations). Publishing,
+/// ledgraph appends to the log itself (shapes records, [`MIGRATIONS_GRAPH`], descriptor activations,
+/// kernel receipts and alerts). Publishing,
 /// SPARQL Update and Graph Store writes refuse them; `CLEAR ALL` leaves them alone.
 pub fn is_maintained_graph(graph: GraphNameRef<'_>) -> bool {
     match graph {
@@ -84,6 +85,8 @@ pub fn is_maintained_graph(graph: GraphNameRef<'_>) -> bool {
                 || n.as_str() == MIGRATIONS_GRAPH
                 || n.as_str() == SHAPES_RECORDS_GRAPH
                 || n.as_str() == crate::kernel::registry::DESCRIPTORS_GRAPH
+                || n.as_str() == crate::kernel::runner::RECEIPTS_GRAPH
+                || n.as_str() == crate::kernel::alerts::ALERTS_GRAPH
         }
         _ => false,
     }

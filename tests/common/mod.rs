@@ -5,6 +5,7 @@ pub mod cli;
 pub mod http;
 pub mod served;
 pub mod sparql;
+pub mod sse;
 
 use std::path::Path;
 use std::sync::Arc;

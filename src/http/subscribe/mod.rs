@@ -10,10 +10,19 @@
 //! headers on `EventSource` and `WebSocket`, an `access_token` parameter; each token may hold
 //! at most [`Limits::subscribers_per_token_max`] streams.
 //!
-//! Each stream runs its subscription on a blocking thread (the bus's receiver blocks); it ends
-//! when the client goes away or the bus stops. Not here: alert topics (`topic=` is refused).
+//! `topic=NAME` subscribes to the kernel's alerts of that topic instead of a triple pattern: one
+//! event per alert (its record's position in the log, [`crate::kernel::alerts`]), with an alert
+//! payload ([`payload::render_alert`]). It cannot be combined with `s`, `p`, `o` or `op`, and
+//! RDF Patch rows cannot carry an alert (both are refused with 400). A topic is any non-empty
+//! string without control characters or surrounding spaces, up to
+//! [`Limits::subscribe_term_bytes_max`] bytes; a topic no descriptor raises is not an error
+//! (the stream waits for one that does).
+//!
+//! Each stream runs its subscription on a blocking thread (the bus's receiver blocks), which
+//! also renders the payloads; it ends when the client goes away or the bus stops.
 //!
 //! [`Limits::subscribers_per_token_max`]: super::Limits::subscribers_per_token_max
+//! [`Limits::subscribe_term_bytes_max`]: super::Limits::subscribe_term_bytes_max
 
 use std::collections::HashMap;
 use std::str::FromStr;
@@ -54,7 +63,7 @@ struct Params {
     format: Option<String>,
     /// End the stream after this many events (none: never).
     limit: Option<u64>,
-    /// Alert topics are not delivered yet; the parameter is refused rather than ignored.
+    /// An alert topic (instead of a triple pattern).
     topic: Option<String>,
     /// The bearer token, for clients that cannot send headers (RFC 6750 §2.3).
     access_token: Option<String>,
@@ -134,14 +143,12 @@ fn open(state: &AppState, headers: &HeaderMap, raw: Option<&str>) -> Result<Open
         params.access_token.as_deref(),
         Scope::Read,
     )?;
-    if params.topic.is_some() {
-        return Err(AppError::bad_request(
-            "topic: alert topics are not delivered yet; subscribe with a triple pattern",
-        ));
-    }
     let term_max = state.limits.subscribe_term_bytes_max;
-    let pattern = pattern(&params, term_max)?;
     let format = Format::choose(params.format.as_deref(), headers)?;
+    let pattern = match params.topic.as_deref() {
+        Some(topic) => topic_pattern(&params, topic, term_max, format)?,
+        None => Pattern::Triple(pattern(&params, term_max)?),
+    };
     let start = start(&params, headers, state.log.size())?;
     if state.is_shutting_down() {
         return Err(AppError::Unavailable("the server is shutting down".into()));
@@ -151,7 +158,7 @@ fn open(state: &AppState, headers: &HeaderMap, raw: Option<&str>) -> Result<Open
         .take(&token, state.limits.subscribers_per_token_max)?;
     let subscription = state
         .bus
-        .subscribe(Pattern::Triple(pattern), start)
+        .subscribe(pattern, start)
         .map_err(|e| AppError::Unavailable(e.to_string()))?;
     Ok(Opened {
         subscription,
@@ -161,8 +168,11 @@ fn open(state: &AppState, headers: &HeaderMap, raw: Option<&str>) -> Result<Open
     })
 }
 
-/// Starts moving the subscription's events to a channel on a blocking thread.
-fn spawn_pump(opened: Opened) -> (tokio::sync::mpsc::Receiver<Arc<BusItem>>, Format) {
+/// One rendered event: its log position (the SSE `id:`) and its payload.
+type Rendered = (u64, String);
+
+/// Starts moving the subscription's events, rendered, to a channel on a blocking thread.
+fn spawn_pump(opened: Opened) -> tokio::sync::mpsc::Receiver<Rendered> {
     let (tx, rx) = tokio::sync::mpsc::channel(STREAM_EVENTS_BUFFERED_MAX);
     let Opened {
         subscription,
@@ -170,17 +180,15 @@ fn spawn_pump(opened: Opened) -> (tokio::sync::mpsc::Receiver<Arc<BusItem>>, For
         format,
         limit,
     } = opened;
-    tokio::task::spawn_blocking(move || pump(subscription, slot, limit, &tx));
-    (rx, format)
+    tokio::task::spawn_blocking(move || pump(subscription, slot, format, limit, &tx));
+    rx
 }
 
 fn sse(opened: Opened) -> impl IntoResponse {
-    let (rx, format) = spawn_pump(opened);
+    let rx = spawn_pump(opened);
     let stream = futures_util::stream::unfold(rx, move |mut rx| async move {
-        let item = rx.recv().await?;
-        let event = SseEvent::default()
-            .id(item.seq.to_string())
-            .data(payload::render(&item, format));
+        let (seq, text) = rx.recv().await?;
+        let event = SseEvent::default().id(seq.to_string()).data(text);
         Some((Ok::<_, std::convert::Infallible>(event), rx))
     });
     Sse::new(stream).keep_alive(KeepAlive::default())
@@ -190,14 +198,22 @@ fn sse(opened: Opened) -> impl IntoResponse {
 fn pump(
     mut subscription: Subscription,
     _slot: Slot,
+    format: Format,
     limit: u64,
-    tx: &tokio::sync::mpsc::Sender<Arc<BusItem>>,
+    tx: &tokio::sync::mpsc::Sender<Rendered>,
 ) {
     let mut sent = 0;
     while sent < limit {
         match subscription.recv_timeout(Duration::from_millis(IDLE_CHECK_MS)) {
             Ok(Some(item)) => {
-                if tx.blocking_send(item).is_err() {
+                let text = match render(&subscription, &item, format) {
+                    Ok(text) => text,
+                    Err(e) => {
+                        tracing::error!(error = %e, "subscription stream stopped");
+                        return;
+                    }
+                };
+                if tx.blocking_send((item.seq, text)).is_err() {
                     return;
                 }
                 sent += 1;
@@ -211,6 +227,63 @@ fn pump(
             }
         }
     }
+}
+
+/// The payload of one delivered event: an alert for a topic subscription, else the event.
+fn render(subscription: &Subscription, item: &BusItem, format: Format) -> Result<String, BusError> {
+    if subscription.topic().is_some() {
+        let alert = subscription.alert(item)?;
+        return Ok(payload::render_alert(&alert, item.time, format));
+    }
+    Ok(payload::render(item, format))
+}
+
+/// A `topic=` subscription, checked: a valid topic, no triple pattern, a format that carries
+/// alerts.
+fn topic_pattern(
+    params: &Params,
+    topic: &str,
+    term_max: usize,
+    format: Format,
+) -> Result<Pattern, AppError> {
+    let with_pattern = [
+        ("s", &params.s),
+        ("p", &params.p),
+        ("o", &params.o),
+        ("op", &params.op),
+    ]
+    .into_iter()
+    .filter(|(_, v)| v.is_some())
+    .map(|(name, _)| name)
+    .collect::<Vec<_>>();
+    if !with_pattern.is_empty() {
+        return Err(AppError::bad_request(format!(
+            "topic: cannot be combined with {} (a topic subscription receives alerts, not triples)",
+            with_pattern.join(", ")
+        )));
+    }
+    if topic.is_empty() {
+        return Err(AppError::bad_request(
+            "topic: empty; expected an alert topic such as plant/alarms",
+        ));
+    }
+    if topic.len() > term_max {
+        return Err(AppError::bad_request(format!(
+            "topic: {} bytes is over the limit of {term_max} (subscribe_term_bytes_max)",
+            topic.len()
+        )));
+    }
+    if topic.chars().any(char::is_control) || topic.trim() != topic {
+        return Err(AppError::bad_request(format!(
+            "topic: {topic:?} has control characters or surrounding spaces"
+        )));
+    }
+    if format == Format::RdfPatch {
+        return Err(AppError::bad_request(
+            "format: an alert is not one triple: choose json or cloudevents for a topic",
+        ));
+    }
+    Ok(Pattern::Topic(topic.to_owned()))
 }
 
 fn pattern(params: &Params, term_max: usize) -> Result<TriplePattern, AppError> {

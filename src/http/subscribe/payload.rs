@@ -6,6 +6,12 @@
 //! (`application/cloudevents+json`). Its `id` is the log position, `time` the event's hybrid
 //! logical clock time (millisecond part), and the extension attributes `ledgraphseq` and
 //! `ledgraphtxend` carry the position and whether the event ends its transaction.
+//!
+//! An alert (a `topic=` subscription, [`render_alert`]) is one JSON object
+//! `{seq, topic, message?, subject?, object?, rule?, input_seq?}` — `seq` the alert record's log
+//! position (the SSE `id:`), `input_seq` the event that raised it, terms in N-Triples syntax —
+//! or a CloudEvent of type `dev.ledgraph.alert` whose `subject` is the topic and whose `data`
+//! is that object.
 
 use axum::http::{HeaderMap, header};
 use oxrdf::GraphName;
@@ -15,10 +21,13 @@ use serde_json::json;
 use crate::bus::BusItem;
 use crate::event::{Op, hlc};
 use crate::http::AppError;
+use crate::kernel::alerts::Alert;
 
 /// CloudEvents `type` of an added and of a removed triple.
 const CLOUDEVENT_TYPE_ADD: &str = "dev.ledgraph.event.add";
 const CLOUDEVENT_TYPE_REMOVE: &str = "dev.ledgraph.event.remove";
+/// CloudEvents `type` of an alert.
+const CLOUDEVENT_TYPE_ALERT: &str = "dev.ledgraph.alert";
 /// CloudEvents `source`: the log the events come from.
 const CLOUDEVENT_SOURCE: &str = "urn:ledgraph:log";
 
@@ -66,6 +75,52 @@ struct ItemJson {
     #[serde(skip_serializing_if = "Option::is_none")]
     g: Option<String>,
     ends_transaction: bool,
+}
+
+#[derive(Serialize)]
+struct AlertJson<'a> {
+    seq: u64,
+    topic: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    subject: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    object: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rule: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    input_seq: Option<u64>,
+}
+
+/// The text of one alert in `format` (JSON unless CloudEvents: a topic subscription refuses
+/// RDF Patch); `time` is its record's hybrid-logical-clock time.
+pub fn render_alert(alert: &Alert, time: u64, format: Format) -> String {
+    let json = AlertJson {
+        seq: alert.seq,
+        topic: &alert.topic,
+        message: alert.message.as_deref(),
+        subject: alert.subject.as_ref().map(ToString::to_string),
+        object: alert.object.as_ref().map(ToString::to_string),
+        rule: alert.rule.as_ref().map(ToString::to_string),
+        input_seq: alert.input_seq,
+    };
+    match format {
+        Format::CloudEvents => json!({
+            "specversion": "1.0",
+            "id": alert.seq.to_string(),
+            "source": CLOUDEVENT_SOURCE,
+            "type": CLOUDEVENT_TYPE_ALERT,
+            "subject": alert.topic,
+            "time": hlc::rfc3339_from_ms(hlc::millis(time)),
+            "datacontenttype": "application/json",
+            "ledgraphseq": alert.seq,
+            "data": json,
+        })
+        .to_string(),
+        // Serializing strings and numbers cannot fail.
+        _ => serde_json::to_string(&json).unwrap_or_default(),
+    }
 }
 
 /// The text of one event in `format`.

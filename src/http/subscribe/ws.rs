@@ -1,7 +1,7 @@
 //! The WebSocket variant of `/v1/subscribe`: the same parameters, checks and limits, one text
 //! message per event with the same payload as the SSE `data:` line.
 //!
-//! JSON and CloudEvents payloads carry the log position, so a client resumes with
+//! JSON and CloudEvents payloads (events and alerts) carry the log position, so a client resumes with
 //! `from=<last seq + 1>` (WebSocket has no `Last-Event-ID`); RDF Patch rows do not, so a
 //! client that must resume should not choose them. Messages from the client are read only to
 //! notice a close; the stream ends with a normal close frame when `limit` is reached or the
@@ -10,7 +10,7 @@
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_code};
 use axum::response::Response;
 
-use super::{Opened, payload, spawn_pump};
+use super::{Opened, spawn_pump};
 
 /// Largest message a client may send us (it has nothing to say beyond closing).
 const CLIENT_MESSAGE_BYTES_MAX: usize = 4_096;
@@ -22,7 +22,7 @@ pub(super) fn serve(upgrade: WebSocketUpgrade, opened: Opened) -> Response {
 }
 
 async fn stream(mut socket: WebSocket, opened: Opened) {
-    let (mut rx, format) = spawn_pump(opened);
+    let mut rx = spawn_pump(opened);
     loop {
         tokio::select! {
             incoming = socket.recv() => match incoming {
@@ -31,8 +31,7 @@ async fn stream(mut socket: WebSocket, opened: Opened) {
                 Some(Ok(_)) => {}
             },
             item = rx.recv() => match item {
-                Some(item) => {
-                    let text = payload::render(&item, format);
+                Some((_, text)) => {
                     if socket.send(Message::Text(text.into())).await.is_err() {
                         return;
                     }
