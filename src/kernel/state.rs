@@ -323,6 +323,17 @@ impl State {
         }
     }
 
+    /// The node's asserted-class and closure bitset rows; `None` when `node` is beyond capacity.
+    #[inline]
+    fn rows_mut(&mut self, node: TermId) -> Option<(&mut [u64], &mut [u64])> {
+        let w = self.words;
+        let at = node as usize * w;
+        Some((
+            self.asserted.get_mut(at..at + w)?,
+            self.closure.get_mut(at..at + w)?,
+        ))
+    }
+
     /// Records `node rdf:type class`; false when `node` is beyond capacity.
     #[inline]
     pub(super) fn assert_class(
@@ -332,11 +343,7 @@ impl State {
         class: TermId,
     ) -> bool {
         let w = self.words;
-        let at = node as usize * w;
-        let (Some(asserted), Some(closure)) = (
-            self.asserted.get_mut(at..at + w),
-            self.closure.get_mut(at..at + w),
-        ) else {
+        let Some((asserted, closure)) = self.rows_mut(node) else {
             return false;
         };
         asserted[class as usize / 64] |= 1 << (class % 64);
@@ -356,11 +363,7 @@ impl State {
         class: TermId,
     ) -> bool {
         let w = self.words;
-        let at = node as usize * w;
-        let (Some(asserted), Some(closure)) = (
-            self.asserted.get_mut(at..at + w),
-            self.closure.get_mut(at..at + w),
-        ) else {
+        let Some((asserted, closure)) = self.rows_mut(node) else {
             return false;
         };
         asserted[class as usize / 64] &= !(1 << (class % 64));

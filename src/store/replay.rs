@@ -146,13 +146,7 @@ pub fn replay_from(
     let to = check_replay_size(reader, options.to)?;
     check_empty(into)?;
     let store = GraphStore::open(into)?;
-    let mut loader = Loader {
-        store: &store,
-        adds: Vec::new(),
-        removes: Vec::new(),
-        events: Vec::new(),
-        report: ReplayReport::default(),
-    };
+    let mut loader = Loader::new(&store);
     let mut writer = EventGraphWriter::resume(reader, 0, Arc::new(TimingTable::new(1)))?;
     for seq in 0..to {
         let event = reader.event(seq)?;
@@ -224,13 +218,7 @@ pub fn replay_selected(
     }
     check_empty(into)?;
     let store = GraphStore::open(into)?;
-    let mut loader = Loader {
-        store: &store,
-        adds: Vec::new(),
-        removes: Vec::new(),
-        events: Vec::new(),
-        report: ReplayReport::default(),
-    };
+    let mut loader = Loader::new(&store);
     let total = seqs.len() as u64;
     for (done, &seq) in seqs.iter().enumerate() {
         let event = reader.event(seq)?;
@@ -278,7 +266,17 @@ struct Loader<'a> {
     report: ReplayReport,
 }
 
-impl Loader<'_> {
+impl<'a> Loader<'a> {
+    fn new(store: &'a GraphStore) -> Self {
+        Loader {
+            store,
+            adds: Vec::new(),
+            removes: Vec::new(),
+            events: Vec::new(),
+            report: ReplayReport::default(),
+        }
+    }
+
     fn state(&mut self, op: Op, quad: Quad) -> Result<(), StoreError> {
         match op {
             Op::Add => {
