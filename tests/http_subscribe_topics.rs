@@ -7,17 +7,14 @@
 mod common;
 
 use std::path::Path;
-use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
 use common::http::{TestServer, encode};
 use common::sse::{Sse, Stream, listen, ws_take};
-use ledgraph::kernel::follow;
 
 const EX: &str = "https://example.org/plant#";
 const RULES: &str = "https://example.org/plant/rules#";
 const XSD_DECIMAL: &str = "http://www.w3.org/2001/XMLSchema#decimal";
-const CATCH_UP: Duration = Duration::from_secs(60);
 const ALARMS: &str = "plant/alarms";
 
 /// The checked-in demo descriptor, activated.
@@ -78,29 +75,6 @@ async fn publish_scenario(server: &TestServer) -> Vec<(String, String, String)> 
     .collect()
 }
 
-/// Waits until the kernel has read the whole log and nothing is left to derive.
-async fn settled(server: &TestServer) {
-    let started = Instant::now();
-    loop {
-        let reader = server.state.log.reader().clone();
-        let v = tokio::task::spawn_blocking(move || follow::verify(&reader))
-            .await
-            .expect("task")
-            .expect("verify runs");
-        let applied = server
-            .state
-            .kernel
-            .applied
-            .load(std::sync::atomic::Ordering::Acquire);
-        if v.missing.is_empty() && applied >= server.log_size() {
-            assert!(v.mismatches.is_empty(), "{:?}", v.mismatches);
-            return;
-        }
-        assert!(started.elapsed() < CATCH_UP, "the kernel did not catch up");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 fn parsed(events: &[Sse]) -> Vec<serde_json::Value> {
     events
         .iter()
@@ -129,7 +103,8 @@ async fn a_topic_streams_exactly_its_alerts_in_log_order_live_from_zero_and_resu
     let topic = encode(ALARMS);
     let mut live = Stream::open(&server, &format!("/v1/subscribe?topic={topic}"), &[]).await;
     let expected = publish_scenario(&server).await;
-    settled(&server).await;
+    let v = server.kernel_settled().await;
+    assert!(v.mismatches.is_empty(), "{:?}", v.mismatches);
 
     let live = parsed(&live.take(expected.len()).await);
     assert_eq!(summary(&live), expected);

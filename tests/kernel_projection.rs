@@ -6,17 +6,16 @@
 mod common;
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::http::StatusCode;
 use common::http::TestServer;
-use ledgraph::kernel::follow::{self, transaction};
+use ledgraph::kernel::follow::transaction;
 use ledgraph::kernel::runner::{RECEIPTS_GRAPH, is_derived};
 use oxrdf::{GraphName, Term};
 
 const EX: &str = "https://example.org/plant#";
 const XSD_DECIMAL: &str = "http://www.w3.org/2001/XMLSchema#decimal";
-const CATCH_UP: Duration = Duration::from_secs(60);
 
 fn compile(paths: &[&str]) -> Vec<u8> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -33,31 +32,6 @@ fn hot_reading(k: u64) -> String {
         "<urn:test:t{k}> <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> <{EX}TemperatureSensor> .\n\
          <urn:test:t{k}> <{EX}temperatureC> \"95.5\"^^<{XSD_DECIMAL}> .\n"
     )
-}
-
-/// Waits until the kernel has read the whole log and nothing is left to derive.
-async fn settled(server: &TestServer) -> follow::Verification {
-    let started = Instant::now();
-    loop {
-        let reader = server.state.log.reader().clone();
-        let v = tokio::task::spawn_blocking(move || follow::verify(&reader))
-            .await
-            .expect("task")
-            .expect("verify runs");
-        let applied = server
-            .state
-            .kernel
-            .applied
-            .load(std::sync::atomic::Ordering::Acquire);
-        if v.missing.is_empty() && applied >= server.log_size() {
-            return v;
-        }
-        assert!(
-            started.elapsed() < CATCH_UP,
-            "the kernel did not catch up: {v:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 /// (first input seq, descriptor digest) of every receipt in the log, and the inputs.
@@ -116,7 +90,7 @@ async fn derived_transactions_are_reproduced_by_re_execution() {
             .publish("application/n-triples", &hot_reading(k))
             .await;
     }
-    let v = settled(&server).await;
+    let v = server.kernel_settled().await;
     assert!(v.mismatches.is_empty(), "{:?}", v.mismatches);
     assert_eq!(v.receipts_checked, 5, "{v:?}");
     server.caught_up().await;
@@ -157,7 +131,7 @@ async fn hot_swap_under_load_processes_every_event_once_by_the_descriptor_of_its
     let swapped_at = reply.json()["seq"].as_u64().expect("seq");
     let digest_b = reply.json()["digest"].as_str().expect("digest").to_owned();
     publisher.await.expect("publisher");
-    let v = settled(&server).await;
+    let v = server.kernel_settled().await;
     assert!(v.mismatches.is_empty(), "{:?}", v.mismatches);
 
     let (receipts, inputs) = receipts(&server);

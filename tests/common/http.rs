@@ -6,6 +6,9 @@
 
 use std::time::Duration;
 
+/// How long a test waits for the kernel to derive from the whole log.
+const KERNEL_CATCH_UP: Duration = Duration::from_secs(60);
+
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, Request, StatusCode};
 use ledgraph::http::server::{self, ServerConfig};
@@ -115,6 +118,32 @@ impl TestServer {
             reply.text()
         );
         reply.json()
+    }
+
+    /// Waits until the kernel has read the whole log and nothing is left to derive (a
+    /// descriptor is active), then returns the re-execution of every recorded step.
+    pub async fn kernel_settled(&self) -> ledgraph::kernel::follow::Verification {
+        let started = std::time::Instant::now();
+        loop {
+            let reader = self.state.log.reader().clone();
+            let v = tokio::task::spawn_blocking(move || ledgraph::kernel::follow::verify(&reader))
+                .await
+                .expect("task")
+                .expect("verify runs");
+            let applied = self
+                .state
+                .kernel
+                .applied
+                .load(std::sync::atomic::Ordering::Acquire);
+            if v.missing.is_empty() && applied >= self.log_size() {
+                return v;
+            }
+            assert!(
+                started.elapsed() < KERNEL_CATCH_UP,
+                "the kernel did not catch up: {v:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     /// Waits until the state projection has applied the whole log.
