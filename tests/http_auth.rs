@@ -322,7 +322,16 @@ async fn every_scoped_route_checks_its_token() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn open_routes_need_no_token_even_when_tokens_are_configured() {
-    let server = TestServer::start_with_tokens();
+    // A stand-in build, so the UI routes answer whether or not `npm run build` has run.
+    let web = tempfile::tempdir().expect("web dir");
+    common::web::fake_build(web.path());
+    let web_dir = web.path().to_owned();
+    let server = TestServer::start_with(|c| {
+        c.tokens
+            .add_from_env_value(common::http::TOKENS_ENV)
+            .expect("valid test tokens");
+        c.web_dir = web_dir;
+    });
     for &(method, path) in ROUTES.iter().filter(|(_, p)| OPEN_ROUTES.contains(p)) {
         assert_eq!(method, "get");
         let reply = server.get(path).await;

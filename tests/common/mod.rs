@@ -6,6 +6,7 @@ pub mod http;
 pub mod served;
 pub mod sparql;
 pub mod sse;
+pub mod web;
 
 use std::path::Path;
 use std::sync::Arc;
