@@ -17,7 +17,7 @@ use oxrdf::vocab::rdf;
 use oxrdf::{GraphNameRef, NamedOrBlankNodeRef, Quad, Term, TermRef};
 
 use super::intern::InternError;
-use super::program::{GuardKind, NO_TERM, Observation, TermId, node_kind};
+use super::program::{GuardKind, NO_TERM, Observation, node_kind};
 use super::registry::Active;
 use super::{Actions, State, step};
 use crate::event::Op;
@@ -151,25 +151,11 @@ fn stored_classes(
                 .get(q.object.as_ref())
                 .filter(|&c| c < h.class_count)
             {
-                prefix.push(type_observation(id, h.rdf_type, class));
+                prefix.push(Observation::class_assertion(id, h.rdf_type, class));
             }
         }
     }
     Ok(prefix)
-}
-
-fn type_observation(s: TermId, rdf_type: TermId, class: TermId) -> Observation {
-    Observation {
-        s,
-        p: rdf_type,
-        o: class,
-        datatype: NO_TERM,
-        num: f64::NAN,
-        len: 0,
-        op: Observation::ADD,
-        kind: node_kind::IRI,
-        _pad: [0; 2],
-    }
 }
 
 /// The SHACL constraint component a guard kind lowers (its local name after `sh:`).

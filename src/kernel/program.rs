@@ -118,6 +118,21 @@ const _: () = assert!(size_of::<Observation>() == 32);
 impl Observation {
     pub const ADD: u8 = 0;
     pub const REMOVE: u8 = 1;
+
+    /// The addition `s rdf:type class` (`rdf_type` is the program's id for rdf:type).
+    pub fn class_assertion(s: TermId, rdf_type: TermId, class: TermId) -> Self {
+        Observation {
+            s,
+            p: rdf_type,
+            o: class,
+            datatype: NO_TERM,
+            num: f64::NAN,
+            len: 0,
+            op: Observation::ADD,
+            kind: node_kind::IRI,
+            _pad: [0; 2],
+        }
+    }
 }
 
 /// Per predicate id: its admission guards and the rules it triggers.

@@ -371,17 +371,11 @@ impl Telemetry {
         let mut out = Vec::new();
         for n in 0..self.nodes {
             for &class in &self.subject_classes {
-                out.push(Observation {
-                    s: self.base + n,
-                    p: self.rdf_type,
-                    o: class,
-                    datatype: NO_TERM,
-                    num: f64::NAN,
-                    len: 0,
-                    op: Observation::ADD,
-                    kind: node_kind::IRI,
-                    _pad: [0; 2],
-                });
+                out.push(Observation::class_assertion(
+                    self.base + n,
+                    self.rdf_type,
+                    class,
+                ));
             }
         }
         out

@@ -292,13 +292,7 @@ impl State {
     /// Whether `node` asserts `class` itself (not through a subclass).
     #[inline(always)]
     pub fn asserts(&self, node: TermId, class: TermId) -> bool {
-        let word = (node as usize)
-            .wrapping_mul(self.words)
-            .wrapping_add(class as usize / 64);
-        match self.asserted.get(word) {
-            Some(w) => (w >> (class % 64)) & 1 == 1,
-            None => false,
-        }
+        bit(&self.asserted, self.words, node, class)
     }
 
     /// For predicate `p`: the numbers (and datatype, [`NO_TERM`] for any) its additions are
@@ -314,13 +308,7 @@ impl State {
     /// [`NO_TERM`], unknown nodes and nodes beyond capacity.
     #[inline(always)]
     pub fn is_instance(&self, node: TermId, class: TermId) -> bool {
-        let word = (node as usize)
-            .wrapping_mul(self.words)
-            .wrapping_add(class as usize / 64);
-        match self.closure.get(word) {
-            Some(w) => (w >> (class % 64)) & 1 == 1,
-            None => false,
-        }
+        bit(&self.closure, self.words, node, class)
     }
 
     /// The node's asserted-class and closure bitset rows; `None` when `node` is beyond capacity.
@@ -381,4 +369,15 @@ impl State {
         }
         true
     }
+}
+
+/// Bit `class` of `node`'s row in a table of `words` words per node; false beyond the table.
+#[inline(always)]
+fn bit(table: &[u64], words: usize, node: TermId, class: TermId) -> bool {
+    let word = (node as usize)
+        .wrapping_mul(words)
+        .wrapping_add(class as usize / 64);
+    table
+        .get(word)
+        .is_some_and(|w| (w >> (class % 64)) & 1 == 1)
 }
